@@ -1,0 +1,427 @@
+/* The broker: owns the loop, the listener, the ZooKeeper cluster client and
+ * the local partitions; applies metadata to the partitions it hosts; runs the
+ * periodic work (segment.ms rolls, flush.ms, recovery-point checkpoints); and
+ * shuts down cleanly on SIGTERM/SIGINT. */
+#include "kanal/broker/broker.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker_int.h"
+#include "kanal/log/checkpoint.h"
+#include "kanal/proto/kerr.h"
+#include "kanal/util/err.h"
+#include "kanal/util/log.h"
+#include "kanal/util/time.h"
+
+#define KN_TICK_MS 100
+#define KN_CHECKPOINT_INTERVAL_MS 60000 /* log.flush.offset.checkpoint.interval.ms */
+
+/* ---- partitions ---- */
+
+kn_partition_t *kn_broker__partition(kn_broker_t *b, const char *topic, size_t tlen, int32_t partition) {
+    if (!topic) return NULL;
+    for (size_t i = 0; i < b->nparts; i++) {
+        kn_partition_t *p = b->parts[i];
+        if (p->partition == partition && strlen(p->topic) == tlen && !memcmp(p->topic, topic, tlen)) return p;
+    }
+    return NULL;
+}
+
+static int mkdir_p(const char *path) {
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return kn_err_from_errno(errno);
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return kn_err_from_errno(errno);
+    return 0;
+}
+
+static kn_partition_t *partition_open(kn_broker_t *b, const char *topic, int32_t partition, int64_t recovery_point,
+                                      bool clean) {
+    kn_partition_t *p = kn_calloc(1, sizeof(*p));
+    p->topic = kn_strdup(topic);
+    p->partition = partition;
+    p->leader_epoch = -1;
+    snprintf(p->name, sizeof(p->name), "%s-%d", topic, partition);
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/%s", b->log_dir, p->name);
+    int rc = kn_plog_open(dir, p->name, &b->logcfg, recovery_point, clean, &p->log);
+    if (rc < 0) {
+        kn_log(KN_LOG_ERROR, p->name, "cannot open log in %s: %s", dir, kn_strerror(rc));
+        kn_free(p->topic);
+        kn_free(p);
+        return NULL;
+    }
+    p->high_watermark = kn_plog_end_offset(p->log);
+    if (b->nparts == b->parts_cap) {
+        b->parts_cap = b->parts_cap ? b->parts_cap * 2 : 64;
+        b->parts = kn_realloc(b->parts, b->parts_cap * sizeof(*b->parts));
+    }
+    b->parts[b->nparts++] = p;
+    return p;
+}
+
+static void partition_remove(kn_broker_t *b, size_t idx, bool delete_files) {
+    kn_partition_t *p = b->parts[idx];
+    b->parts[idx] = b->parts[--b->nparts];
+    if (delete_files) {
+        kn_log(KN_LOG_INFO, p->name, "deleting partition log (topic deleted)");
+        int rc = kn_plog_delete(p->log);
+        if (rc < 0) kn_log(KN_LOG_ERROR, p->name, "delete failed: %s", kn_strerror(rc));
+    } else {
+        kn_plog_close(p->log);
+    }
+    kn_free(p->topic);
+    kn_free(p);
+}
+
+/* "topic-12" -> topic, 12. Topic names may contain '-'; the last one splits. */
+static bool parse_partition_dir(const char *name, char *topic, size_t tsz, int32_t *partition) {
+    const char *dash = strrchr(name, '-');
+    if (!dash || dash == name || !dash[1]) return false;
+    char *end;
+    long v = strtol(dash + 1, &end, 10);
+    if (*end || v < 0 || v > 0x7fffffff) return false;
+    size_t tl = (size_t)(dash - name);
+    if (tl >= tsz) return false;
+    memcpy(topic, name, tl);
+    topic[tl] = '\0';
+    *partition = (int32_t)v;
+    return true;
+}
+
+static int load_logs(kn_broker_t *b) {
+    bool clean = kn_clean_shutdown_exists(b->log_dir);
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", b->log_dir, KN_CHECKPOINT_RECOVERY_POINT);
+    kn_checkpoint_entry_t *cp = NULL;
+    size_t ncp = 0;
+    if (kn_checkpoint_read(path, &cp, &ncp) < 0) {
+        cp = NULL;
+        ncp = 0;
+    }
+    DIR *d = opendir(b->log_dir);
+    if (!d) return kn_err_from_errno(errno);
+    struct dirent *de;
+    int64_t t0 = kn_mono_ms();
+    int n = 0;
+    kn_log(KN_LOG_INFO, NULL, "loading logs from %s (%s)", b->log_dir,
+           clean ? "clean shutdown marker found: skipping recovery" : "no clean shutdown marker: recovering");
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.') continue;
+        if (strstr(de->d_name, "-delete")) continue;
+        char topic[256];
+        int32_t part;
+        snprintf(path, sizeof(path), "%s/%s", b->log_dir, de->d_name);
+        struct stat stt;
+        if (stat(path, &stt) != 0 || !S_ISDIR(stt.st_mode)) continue;
+        if (!parse_partition_dir(de->d_name, topic, sizeof(topic), &part)) continue;
+        int64_t rp = 0;
+        for (size_t i = 0; i < ncp; i++)
+            if (cp[i].partition == part && !strcmp(cp[i].topic, topic)) rp = cp[i].offset;
+        kn_partition_t *p = partition_open(b, topic, part, rp, clean);
+        if (!p) continue;
+        kn_partition_metadata_read(path, &p->topic_id);
+        n++;
+    }
+    closedir(d);
+    kn_checkpoint_free(cp, ncp);
+    kn_log(KN_LOG_INFO, NULL, "loaded %d partition logs in %lld ms", n, (long long)(kn_mono_ms() - t0));
+    /* From now on a crash must trigger recovery. */
+    kn_clean_shutdown_remove(b->log_dir);
+    return 0;
+}
+
+void kn_broker__checkpoint(kn_broker_t *b) {
+    kn_checkpoint_entry_t *e = kn_calloc(b->nparts ? b->nparts : 1, sizeof(*e));
+    for (size_t i = 0; i < b->nparts; i++) {
+        e[i].topic = b->parts[i]->topic;
+        e[i].partition = b->parts[i]->partition;
+        e[i].offset = kn_plog_recovery_point(b->parts[i]->log);
+    }
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", b->log_dir, KN_CHECKPOINT_RECOVERY_POINT);
+    int rc = kn_checkpoint_write(path, e, b->nparts);
+    if (rc < 0) kn_log(KN_LOG_ERROR, NULL, "cannot write %s: %s", path, kn_strerror(rc));
+    kn_free(e);
+}
+
+void kn_broker__on_append(kn_broker_t *b, kn_partition_t *p) { kn_fetch__wake(b, p); }
+
+/* Bring local partitions in line with the metadata cache. */
+static void reconcile(kn_broker_t *b) {
+    int32_t me = b->cfg->broker_id;
+    const kn_topic_meta_t *const *topics = NULL;
+    size_t nt = kn_cluster_topics(b->cluster, &topics);
+    for (size_t i = 0; i < b->nparts; i++) b->parts[i]->is_leader = false;
+    for (size_t i = 0; i < nt; i++) {
+        const kn_topic_meta_t *t = topics[i];
+        if (t->deleting) continue;
+        for (int32_t pi = 0; pi < t->npartitions; pi++) {
+            const kn_partition_state_t *ps = &t->parts[pi];
+            bool mine = false;
+            for (int32_t k = 0; k < ps->nreplicas; k++)
+                if (ps->replicas[k] == me) mine = true;
+            if (!mine) continue;
+            kn_partition_t *p = kn_broker__partition(b, t->name, strlen(t->name), pi);
+            if (!p) {
+                p = partition_open(b, t->name, pi, 0, true);
+                if (!p) continue;
+                char dir[4096];
+                snprintf(dir, sizeof(dir), "%s/%s", b->log_dir, p->name);
+                p->topic_id = t->id;
+                kn_partition_metadata_write(dir, &t->id);
+                kn_log(KN_LOG_INFO, p->name, "created partition log");
+            }
+            bool was = p->is_leader;
+            p->is_leader = ps->leader == me;
+            if (p->leader_epoch != ps->leader_epoch || was != p->is_leader)
+                kn_log(KN_LOG_INFO, p->name, "%s (leader %d, leader epoch %d, isr size %d)",
+                       p->is_leader ? "leader" : "not leader", ps->leader, ps->leader_epoch, ps->nisr);
+            p->leader_epoch = ps->leader_epoch;
+            if (p->is_leader) p->high_watermark = kn_plog_end_offset(p->log);
+        }
+    }
+    /* Local partitions of topics that no longer exist: deleted. A directory
+     * for a topic ZooKeeper never knew (stray) is kept and reported. */
+    for (size_t i = 0; i < b->nparts;) {
+        kn_partition_t *p = b->parts[i];
+        const kn_topic_meta_t *t = kn_cluster_topic(b->cluster, p->topic, strlen(p->topic));
+        bool gone = !t || t->deleting || p->partition >= t->npartitions;
+        if (gone && (p->seen_in_meta || (t && t->deleting))) {
+            partition_remove(b, i, true);
+            continue;
+        }
+        if (!gone)
+            p->seen_in_meta = true;
+        else if (!p->stray_warned) {
+            p->stray_warned = true;
+            kn_log(KN_LOG_WARN, p->name, "log directory has no topic in ZooKeeper; keeping it untouched");
+        }
+        i++;
+    }
+}
+
+/* ---- lifecycle ---- */
+
+static void on_cluster_ready(void *ud) {
+    kn_broker_t *b = ud;
+    reconcile(b);
+    b->ready = true;
+    kn_log(KN_LOG_INFO, NULL, "started: serving Kafka on %s:%d (advertised %s:%d), cluster id %s, controller %d",
+           b->listen_host, b->listen_port, b->adv_host, b->adv_port, kn_cluster_id(b->cluster),
+           kn_cluster_controller_id(b->cluster));
+}
+
+static void on_cluster_changed(void *ud) {
+    kn_broker_t *b = ud;
+    reconcile(b);
+    kn_admin__metadata_changed(b);
+}
+
+static void begin_shutdown(kn_broker_t *b, int exit_code);
+
+static void on_cluster_fatal(void *ud, const char *why) {
+    kn_broker_t *b = ud;
+    kn_log(KN_LOG_ERROR, NULL, "fatal: %s; shutting down", why);
+    begin_shutdown(b, 1);
+}
+
+static void tick_cb(uv_timer_t *t) {
+    kn_broker_t *b = t->data;
+    int64_t now = kn_now_ms();
+    kn_admin__metadata_changed(b); /* admin timeouts */
+    for (size_t i = 0; i < b->nparts; i++) kn_plog_roll_if_due(b->parts[i]->log, now);
+    if (b->cfg->log_flush_interval_ms > 0 && now - b->last_flush_ms >= b->cfg->log_flush_interval_ms) {
+        for (size_t i = 0; i < b->nparts; i++) kn_plog_flush(b->parts[i]->log);
+        b->last_flush_ms = now;
+    }
+    if (now - b->last_checkpoint_ms >= KN_CHECKPOINT_INTERVAL_MS) {
+        kn_broker__checkpoint(b);
+        b->last_checkpoint_ms = now;
+    }
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg) {
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void cluster_stopped(void *ud) {
+    kn_broker_t *b = ud;
+    kn_log(KN_LOG_INFO, NULL, "deregistered from ZooKeeper; stopped");
+    uv_stop(b->loop);
+}
+
+static void begin_shutdown(kn_broker_t *b, int exit_code) {
+    if (b->stopping) return;
+    b->stopping = true;
+    b->exit_code = exit_code;
+    kn_log(KN_LOG_INFO, NULL, "shutting down: closing listener, answering waiting requests, flushing logs");
+    if (b->server) kn_server_stop_accepting(b->server);
+    kn_fetch__expire(b, INT64_MAX);
+    /* Waiting admin requests get their replies (timed out) now. */
+    while (b->admin_waiters) {
+        kn_req_t *r = b->admin_waiters;
+        kn_admin__metadata_changed(b);
+        if (b->admin_waiters == r) break;
+    }
+    for (size_t i = 0; i < b->nparts; i++) {
+        int rc = kn_plog_flush(b->parts[i]->log);
+        if (rc < 0) kn_log(KN_LOG_ERROR, b->parts[i]->name, "flush failed: %s", kn_strerror(rc));
+    }
+    kn_broker__checkpoint(b);
+    uv_timer_stop(&b->tick);
+    uv_signal_stop(&b->sigterm);
+    uv_signal_stop(&b->sigint);
+    if (b->cluster)
+        kn_cluster_stop(b->cluster, cluster_stopped, b);
+    else
+        uv_stop(b->loop);
+}
+
+static void signal_cb(uv_signal_t *s, int signum) {
+    kn_broker_t *b = s->data;
+    kn_log(KN_LOG_INFO, NULL, "received %s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    begin_shutdown(b, 0);
+}
+
+static int lock_log_dir(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/.lock", dir);
+    int fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (fd < 0) return kn_err_from_errno(errno);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return KN_EEXISTS;
+    }
+    return fd; /* held until exit */
+}
+
+int kn_broker_run(kn_broker_config_t *cfg) {
+    kn_broker_t bs;
+    kn_broker_t *b = &bs;
+    memset(b, 0, sizeof(*b));
+    b->cfg = cfg;
+    b->loop = uv_default_loop();
+    b->next_producer_id = ((int64_t)(cfg->broker_id & 0x7fff) << 40) | ((kn_now_ms() & 0xffffffffLL) << 8);
+    kn_log_set_broker(cfg->broker_id);
+
+    kn_log_config_default(&b->logcfg);
+    b->logcfg.segment_bytes = cfg->log_segment_bytes;
+    b->logcfg.segment_ms = cfg->log_roll_ms;
+    b->logcfg.index_interval_bytes = cfg->log_index_interval_bytes;
+    b->logcfg.segment_index_bytes = cfg->log_index_size_max_bytes;
+    b->logcfg.flush_interval_messages = cfg->log_flush_interval_messages;
+    b->logcfg.flush_interval_ms = cfg->log_flush_interval_ms > 0 ? cfg->log_flush_interval_ms : INT64_MAX;
+
+    const char *dirs = cfg->log_dirs;
+    size_t dl = strcspn(dirs, ",");
+    b->log_dir = kn_strndup(dirs, dl);
+    if (strchr(dirs, ','))
+        kn_log(KN_LOG_WARN, NULL, "log.dirs lists several directories; this version uses only the first, %s",
+               b->log_dir);
+    int rc = mkdir_p(b->log_dir);
+    if (rc < 0) {
+        kn_log(KN_LOG_ERROR, NULL, "cannot create log.dirs %s: %s", b->log_dir, kn_strerror(rc));
+        return 1;
+    }
+    int lockfd = lock_log_dir(b->log_dir);
+    if (lockfd < 0) {
+        kn_log(KN_LOG_ERROR, NULL, "log directory %s is in use by another broker (lock held)", b->log_dir);
+        return 1;
+    }
+    if (kn_listener_parse(cfg->listeners, b->listen_host, sizeof(b->listen_host), &b->listen_port) != 0 ||
+        kn_broker_config_advertised(cfg, b->adv_host, sizeof(b->adv_host), &b->adv_port) != 0) {
+        kn_log(KN_LOG_ERROR, NULL, "invalid listeners '%s'", cfg->listeners);
+        return 1;
+    }
+    if ((rc = load_logs(b)) < 0) {
+        kn_log(KN_LOG_ERROR, NULL, "cannot load logs from %s: %s", b->log_dir, kn_strerror(rc));
+        return 1;
+    }
+
+    kn_server_opts_t so = {
+        .host = b->listen_host,
+        .port = b->listen_port,
+        .max_frame_bytes = cfg->socket_request_max_bytes,
+        .idle_timeout_ms = cfg->connections_max_idle_ms,
+    };
+    kn_server_callbacks_t scb = {
+        .ud = b,
+        .on_accept = kn_client__on_accept,
+        .on_frame = kn_client__on_frame,
+        .on_close = kn_client__on_close,
+    };
+    if ((rc = kn_server_listen(b->loop, &so, &scb, &b->server)) < 0) return 1;
+    b->listen_port = kn_server_port(b->server);
+    if (b->adv_port == 0) b->adv_port = b->listen_port;
+
+    kn_cluster_config_t cc = {
+        .zk_connect = cfg->zookeeper_connect,
+        .session_timeout_ms = cfg->zookeeper_session_timeout_ms,
+        .connection_timeout_ms = cfg->zookeeper_connection_timeout_ms,
+        .broker_id = cfg->broker_id,
+        .advertised_host = b->adv_host,
+        .advertised_port = b->adv_port,
+        .rack = cfg->broker_rack,
+        .default_num_partitions = cfg->num_partitions,
+        .default_replication_factor = cfg->default_replication_factor,
+    };
+    kn_cluster_callbacks_t ccb = {
+        .ud = b,
+        .on_ready = on_cluster_ready,
+        .on_metadata_changed = on_cluster_changed,
+        .on_fatal = on_cluster_fatal,
+    };
+    if (kn_cluster_new(b->loop, &cc, &ccb, &b->cluster) != 0) {
+        kn_log(KN_LOG_ERROR, NULL, "invalid zookeeper.connect '%s'", cfg->zookeeper_connect);
+        return 1;
+    }
+
+    uv_timer_init(b->loop, &b->tick);
+    b->tick.data = b;
+    uv_timer_start(&b->tick, tick_cb, KN_TICK_MS, KN_TICK_MS);
+    uv_timer_init(b->loop, &b->fetch_timer);
+    b->fetch_timer.data = b;
+    uv_signal_init(b->loop, &b->sigterm);
+    b->sigterm.data = b;
+    uv_signal_start(&b->sigterm, signal_cb, SIGTERM);
+    uv_signal_init(b->loop, &b->sigint);
+    b->sigint.data = b;
+    uv_signal_start(&b->sigint, signal_cb, SIGINT);
+    b->last_flush_ms = b->last_checkpoint_ms = kn_now_ms();
+
+    kn_cluster_start(b->cluster);
+    uv_run(b->loop, UV_RUN_DEFAULT);
+
+    /* Stopped: close what is left and let the close callbacks run. */
+    kn_server_close(b->server);
+    kn_cluster_free(b->cluster);
+    uv_walk(b->loop, close_walk_cb, NULL);
+    uv_run(b->loop, UV_RUN_DEFAULT);
+    while (b->nparts) partition_remove(b, b->nparts - 1, false);
+    kn_free(b->parts);
+    if (b->exit_code == 0) {
+        kn_clean_shutdown_create(b->log_dir);
+        kn_log(KN_LOG_INFO, NULL, "clean shutdown complete");
+    }
+    uv_loop_close(b->loop);
+    close(lockfd);
+    kn_free(b->log_dir);
+    return b->exit_code;
+}

@@ -1,0 +1,140 @@
+/* kanald internals shared between the broker's files. Loop thread only. */
+#ifndef KANAL_BROKER_INT_H
+#define KANAL_BROKER_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "kanal/broker/config.h"
+#include "kanal/cluster/cluster.h"
+#include "kanal/log/log.h"
+#include "kanal/net/net.h"
+#include "kanal/proto/types.h"
+#include "kanal/util/buf.h"
+#include "kanal/util/mem.h"
+
+typedef struct kn_broker_s kn_broker_t;
+typedef struct kn_client_s kn_client_t;
+typedef struct kn_req_s kn_req_t;
+typedef struct kn_partition_s kn_partition_t;
+
+/* A segment kept alive until a reply that sends from it is written. */
+typedef struct kn_held_seg_s {
+    struct kn_held_seg_s *next;
+    kn_segment_t *seg;
+} kn_held_seg_t;
+
+/* One request, from frame to reply. Replies leave a connection in request
+ * order: a request that finishes early waits in its client's queue. */
+struct kn_req_s {
+    kn_req_t *next;          /* client queue */
+    kn_req_t *park_next;     /* broker's parked-fetch list */
+    kn_client_t *cl;
+    kn_broker_t *b;
+    uint8_t *frame;          /* owned; decoded strings borrow from it */
+    size_t frame_len;
+    int16_t api_key, api_version;
+    int32_t corr_id;
+    kn_str_t client_id;
+    size_t body_off;         /* where the request body starts in frame */
+    kn_arena_t arena;        /* decoded request and reply scratch */
+    kn_wbuf_t resp;          /* encoded reply, size prefix included */
+    kn_held_seg_t *held;
+    bool done;               /* resp is complete (or no_response) */
+    bool no_response;        /* acks=0 */
+    bool close_after;        /* close the connection after this reply */
+    int64_t start_ns;
+    /* handler state for requests that wait (Fetch, CreateTopics...) */
+    void *state;
+    void (*on_free)(kn_req_t *r);
+};
+
+struct kn_client_s {
+    kn_broker_t *b;
+    kn_conn_t *conn;
+    kn_req_t *head, *tail;   /* in-flight requests in arrival order */
+    int ninflight;
+    bool closed;
+    char ctx[160];           /* "peer client.id" for log lines */
+};
+
+struct kn_partition_s {
+    char *topic;
+    int32_t partition;
+    char name[300];          /* "topic-0" */
+    kn_plog_t *log;
+    bool is_leader;
+    int32_t leader_epoch;
+    int64_t high_watermark;
+    kn_uuid_t topic_id;
+    bool seen_in_meta;       /* the metadata cache has listed it */
+    bool stray_warned;
+};
+
+struct kn_broker_s {
+    uv_loop_t *loop;
+    kn_broker_config_t *cfg;
+    const char *config_path;
+    kn_server_t *server;
+    kn_cluster_t *cluster;
+    char *log_dir;           /* first entry of log.dirs */
+    char adv_host[256];
+    int adv_port;
+    char listen_host[256];
+    int listen_port;
+    kn_log_config_t logcfg;
+    /* partitions: open-addressing-free simple array; few hundred at most here */
+    kn_partition_t **parts;
+    size_t nparts, parts_cap;
+    kn_req_t *parked;        /* parked Fetch requests */
+    uv_timer_t tick;         /* segment.ms, flush.ms, checkpoints */
+    uv_timer_t fetch_timer;  /* earliest parked-fetch deadline */
+    uv_signal_t sigterm, sigint;
+    bool ready, stopping;
+    int exit_code;
+    int64_t next_producer_id;
+    int64_t last_flush_ms;
+    int64_t last_checkpoint_ms;
+    kn_req_t *admin_waiters; /* CreateTopics/DeleteTopics waiting on metadata */
+};
+
+/* broker.c */
+kn_partition_t *kn_broker__partition(kn_broker_t *b, const char *topic, size_t tlen, int32_t partition);
+void kn_broker__on_append(kn_broker_t *b, kn_partition_t *p);
+void kn_broker__checkpoint(kn_broker_t *b);
+
+/* request.c */
+void kn_req__finish(kn_req_t *r);       /* resp ready: send in order */
+size_t kn_req__begin_response(kn_req_t *r);
+void kn_req__hold_segment(kn_req_t *r, kn_segment_t *seg);
+void kn_client__on_accept(void *ud, kn_conn_t *c);
+void kn_client__on_frame(void *ud, kn_conn_t *c, uint8_t *frame, size_t len);
+void kn_client__on_close(void *ud, kn_conn_t *c, kn_close_reason_t why);
+
+/* handlers: each decodes r->frame from r->body_off, fills r->resp (after
+ * kn_req__begin_response), and calls kn_req__finish now or later. Returns 0,
+ * or a negative KN_E* when the request could not be decoded (the caller logs
+ * and closes the connection). */
+int kn_h_api_versions(kn_req_t *r);
+int kn_h_metadata(kn_req_t *r);
+int kn_h_produce(kn_req_t *r);
+int kn_h_fetch(kn_req_t *r);
+int kn_h_list_offsets(kn_req_t *r);
+int kn_h_create_topics(kn_req_t *r);
+int kn_h_delete_topics(kn_req_t *r);
+int kn_h_describe_configs(kn_req_t *r);
+int kn_h_init_producer_id(kn_req_t *r);
+
+/* fetch.c: purgatory */
+void kn_fetch__wake(kn_broker_t *b, kn_partition_t *p);
+void kn_fetch__expire(kn_broker_t *b, int64_t now_ns);
+void kn_fetch__cancel_client(kn_broker_t *b, kn_client_t *cl);
+/* admin.c */
+void kn_admin__metadata_changed(kn_broker_t *b);
+void kn_admin__cancel_client(kn_broker_t *b, kn_client_t *cl);
+
+/* A NUL-terminated copy of a wire string in the request arena. */
+char *kn_req__cstr(kn_req_t *r, kn_str_t s);
+
+#endif

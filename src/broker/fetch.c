@@ -1,0 +1,282 @@
+/* Fetch and the fetch purgatory.
+ *
+ * A Fetch that finds fewer than min_bytes parks on the broker's list and is
+ * re-tried as soon as any partition it reads gets an append (so end-to-end
+ * latency is not bounded below by max_wait_ms), or answered when its
+ * max_wait_ms runs out. Record bytes are not copied: the reply carries file
+ * ranges of segment files that the connection sends with sendfile(), and the
+ * request holds a reference on each segment until the reply is written. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker_int.h"
+#include "kanal/proto/gen/fetch.h"
+#include "kanal/proto/kerr.h"
+#include "kanal/util/err.h"
+#include "kanal/util/log.h"
+#include "kanal/util/time.h"
+
+typedef struct fetch_state_s {
+    kn_FetchRequest_t req;
+    int64_t deadline_ns;
+    bool parked;
+} fetch_state_t;
+
+static void *falloc(kn_req_t *r, size_t n) {
+    void *p = kn_arena_alloc(&r->arena, n ? n : 1);
+    if (!p) {
+        kn_log(KN_LOG_ERROR, r->cl ? r->cl->ctx : NULL, "out of memory building a fetch reply");
+        abort();
+    }
+    return p;
+}
+
+static void rearm_timer(kn_broker_t *b);
+
+static void unpark(kn_broker_t *b, kn_req_t *r) {
+    kn_req_t **pp = &b->parked;
+    while (*pp) {
+        if (*pp == r) {
+            *pp = r->park_next;
+            r->park_next = NULL;
+            ((fetch_state_t *)r->state)->parked = false;
+            return;
+        }
+        pp = &(*pp)->park_next;
+    }
+}
+
+/* Build the reply. When complete is false and the data found is below
+ * min_bytes (and nothing needs reporting), nothing is kept and false is
+ * returned: the caller parks the request. */
+static bool fetch_try(kn_req_t *r, bool complete) {
+    kn_broker_t *b = r->b;
+    fetch_state_t *st = r->state;
+    kn_FetchRequest_t *req = &st->req;
+    kn_FetchResponse_t resp;
+    kn_FetchResponse_init(&resp);
+    int32_t nt = req->topics_count < 0 ? 0 : req->topics_count;
+    resp.responses = falloc(r, sizeof(*resp.responses) * (size_t)nt);
+    resp.responses_count = nt;
+    int64_t total = 0;
+    bool have_error = false;
+    int32_t max_bytes = req->max_bytes > 0 ? req->max_bytes : 0x7fffffff;
+    /* Reads done in this attempt, to keep or release. */
+    size_t nreads = 0, cap = 0;
+    kn_plog_read_t *reads = NULL;
+    for (int32_t i = 0; i < nt; i++) {
+        kn_FetchRequest_FetchTopic_t *ft = &req->topics[i];
+        kn_FetchResponse_FetchableTopicResponse_t *tr = &resp.responses[i];
+        kn_FetchResponse_FetchableTopicResponse_init(tr);
+        tr->topic = ft->topic;
+        tr->topic_id = ft->topic_id;
+        int32_t np = ft->partitions_count < 0 ? 0 : ft->partitions_count;
+        tr->partitions = falloc(r, sizeof(*tr->partitions) * (size_t)np);
+        tr->partitions_count = np;
+        for (int32_t j = 0; j < np; j++) {
+            kn_FetchRequest_FetchPartition_t *fp = &ft->partitions[j];
+            kn_FetchResponse_PartitionData_t *pd = &tr->partitions[j];
+            kn_FetchResponse_PartitionData_init(pd);
+            pd->partition_index = fp->partition;
+            pd->high_watermark = -1;
+            pd->last_stable_offset = -1;
+            pd->log_start_offset = -1;
+            pd->preferred_read_replica = -1;
+            pd->aborted_transactions_count = req->isolation_level == 1 ? 0 : -1;
+            kn_partition_t *p = kn_broker__partition(b, ft->topic.p, (size_t)ft->topic.len, fp->partition);
+            if (!p) {
+                const kn_topic_meta_t *tm = kn_cluster_topic(b->cluster, ft->topic.p, (size_t)ft->topic.len);
+                pd->error_code = (tm && fp->partition >= 0 && fp->partition < tm->npartitions)
+                                     ? KN_KERR_NOT_LEADER_OR_FOLLOWER
+                                     : KN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                have_error = true;
+                continue;
+            }
+            if (!p->is_leader) {
+                pd->error_code = KN_KERR_NOT_LEADER_OR_FOLLOWER;
+                have_error = true;
+                continue;
+            }
+            int64_t hw = p->high_watermark;
+            pd->high_watermark = hw;
+            pd->last_stable_offset = hw; /* no transactions: LSO = HW */
+            pd->log_start_offset = kn_plog_start_offset(p->log);
+            if (fp->fetch_offset < pd->log_start_offset || fp->fetch_offset > kn_plog_end_offset(p->log)) {
+                pd->error_code = KN_KERR_OFFSET_OUT_OF_RANGE;
+                have_error = true;
+                continue;
+            }
+            if (fp->fetch_offset >= hw) continue;
+            int32_t limit = fp->partition_max_bytes;
+            int64_t room = (int64_t)max_bytes - total;
+            if (room < limit) limit = (int32_t)(room > 0 ? room : 0);
+            /* KIP-74: the first non-empty partition returns at least one
+             * batch even past max_bytes; later ones respect it. */
+            if (limit <= 0 && total > 0) continue;
+            kn_plog_read_t rd;
+            int rc = kn_plog_read(p->log, fp->fetch_offset, limit > 0 ? limit : 1, hw, &rd);
+            if (rc == KN_ERANGE) {
+                pd->error_code = KN_KERR_OFFSET_OUT_OF_RANGE;
+                have_error = true;
+                continue;
+            }
+            if (rc < 0) {
+                kn_log(KN_LOG_ERROR, p->name, "read at offset %lld failed: %s", (long long)fp->fetch_offset,
+                       kn_strerror(rc));
+                pd->error_code = KN_KERR_KAFKA_STORAGE_ERROR;
+                have_error = true;
+                continue;
+            }
+            if (rd.len <= 0) continue;
+            if (nreads == cap) {
+                cap = cap ? cap * 2 : 8;
+                reads = kn_realloc(reads, cap * sizeof(*reads));
+            }
+            reads[nreads++] = rd;
+            pd->records.p = NULL;
+            pd->records.fd = rd.fd;
+            pd->records.file_off = rd.file_pos;
+            pd->records.len = rd.len;
+            total += rd.len;
+        }
+    }
+    bool enough = have_error || total >= (int64_t)req->min_bytes;
+    if (!complete && !enough) {
+        for (size_t k = 0; k < nreads; k++) kn_plog_read_release(&reads[k]);
+        kn_free(reads);
+        return false;
+    }
+    /* The request now owns the segment references until the reply is sent. */
+    for (size_t k = 0; k < nreads; k++) {
+        kn_req__hold_segment(r, reads[k].seg);
+        kn_plog_read_release(&reads[k]);
+    }
+    kn_free(reads);
+    kn_req__begin_response(r);
+    kn_FetchResponse_encode(&r->resp, r->api_version, &resp);
+    kn_req__finish(r);
+    return true;
+}
+
+static void fetch_free(kn_req_t *r) {
+    fetch_state_t *st = r->state;
+    if (st && st->parked) unpark(r->b, r);
+}
+
+int kn_h_fetch(kn_req_t *r) {
+    kn_broker_t *b = r->b;
+    fetch_state_t *st = kn_arena_alloc(&r->arena, sizeof(*st));
+    if (!st) return KN_ENOMEM;
+    kn_rd_t rd;
+    kn_rd_init(&rd, r->frame + r->body_off, r->frame_len - r->body_off);
+    int rc = kn_FetchRequest_decode(&rd, r->api_version, &r->arena, &st->req);
+    if (rc) return rc;
+    r->state = st;
+    r->on_free = fetch_free;
+    if (st->req.replica_id >= 0) {
+        /* Follower fetches arrive with replication (cluster issue). */
+        kn_log(KN_LOG_WARN, r->cl->ctx, "replica fetch from broker %d not supported yet", st->req.replica_id);
+    }
+    /* Fetch sessions (KIP-227): we never create one (session id 0 means
+     * "full fetches only"); an incremental request for an unknown session
+     * gets FETCH_SESSION_ID_NOT_FOUND so the client falls back. */
+    if (r->api_version >= 7 && st->req.session_id != 0) {
+        kn_FetchResponse_t resp;
+        kn_FetchResponse_init(&resp);
+        resp.error_code = KN_KERR_FETCH_SESSION_ID_NOT_FOUND;
+        resp.responses_count = 0;
+        kn_req__begin_response(r);
+        kn_FetchResponse_encode(&r->resp, r->api_version, &resp);
+        kn_req__finish(r);
+        return 0;
+    }
+    int32_t wait = st->req.max_wait_ms;
+    if (fetch_try(r, wait <= 0 || b->stopping)) return 0;
+    st->deadline_ns = kn_mono_ns() + (int64_t)wait * 1000000;
+    st->parked = true;
+    r->park_next = b->parked;
+    b->parked = r;
+    rearm_timer(b);
+    return 0;
+}
+
+static bool fetch_reads(kn_req_t *r, kn_partition_t *p) {
+    fetch_state_t *st = r->state;
+    for (int32_t i = 0; i < st->req.topics_count; i++) {
+        kn_FetchRequest_FetchTopic_t *ft = &st->req.topics[i];
+        if (ft->topic.len != (int32_t)strlen(p->topic) || memcmp(ft->topic.p, p->topic, (size_t)ft->topic.len))
+            continue;
+        for (int32_t j = 0; j < ft->partitions_count; j++)
+            if (ft->partitions[j].partition == p->partition) return true;
+    }
+    return false;
+}
+
+void kn_fetch__wake(kn_broker_t *b, kn_partition_t *p) {
+    kn_req_t *r = b->parked;
+    bool changed = false;
+    while (r) {
+        kn_req_t *next = r->park_next;
+        if (fetch_reads(r, p)) {
+            unpark(b, r);
+            if (!fetch_try(r, false)) {
+                ((fetch_state_t *)r->state)->parked = true;
+                r->park_next = b->parked;
+                b->parked = r;
+            }
+            changed = true;
+        }
+        r = next;
+    }
+    if (changed) rearm_timer(b);
+}
+
+void kn_fetch__expire(kn_broker_t *b, int64_t now_ns) {
+    kn_req_t *r = b->parked;
+    while (r) {
+        kn_req_t *next = r->park_next;
+        fetch_state_t *st = r->state;
+        if (st->deadline_ns <= now_ns || b->stopping) {
+            unpark(b, r);
+            fetch_try(r, true);
+        }
+        r = next;
+    }
+    rearm_timer(b);
+}
+
+static void fetch_timer_cb(uv_timer_t *t) {
+    kn_broker_t *b = t->data;
+    kn_fetch__expire(b, kn_mono_ns());
+}
+
+static void rearm_timer(kn_broker_t *b) {
+    if (!b->parked) {
+        uv_timer_stop(&b->fetch_timer);
+        return;
+    }
+    int64_t min = INT64_MAX;
+    for (kn_req_t *r = b->parked; r; r = r->park_next) {
+        fetch_state_t *st = r->state;
+        if (st->deadline_ns < min) min = st->deadline_ns;
+    }
+    int64_t now = kn_mono_ns();
+    uint64_t ms = min <= now ? 0 : (uint64_t)((min - now + 999999) / 1000000);
+    b->fetch_timer.data = b;
+    uv_timer_start(&b->fetch_timer, fetch_timer_cb, ms, 0);
+}
+
+void kn_fetch__cancel_client(kn_broker_t *b, kn_client_t *cl) {
+    kn_req_t **pp = &b->parked;
+    while (*pp) {
+        kn_req_t *r = *pp;
+        if (r->cl == cl) {
+            *pp = r->park_next;
+            r->park_next = NULL;
+            ((fetch_state_t *)r->state)->parked = false;
+        } else {
+            pp = &r->park_next;
+        }
+    }
+    rearm_timer(b);
+}
