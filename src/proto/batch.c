@@ -96,6 +96,34 @@ static int walk_records(const uint8_t *body, size_t len, int32_t count) {
     return n == count ? 0 : KN_ECORRUPT;
 }
 
+int kn_batch_first_record_at(const uint8_t *batch, size_t size, int64_t ts, int64_t *offset,
+                             int64_t *ts_out) {
+    kn_batch_hdr_t h;
+    if (kn_batch_parse_header(batch, size, &h)) return KN_ECORRUPT;
+    if (h.attributes & KN_BATCH_ATTR_COMPRESSION_MASK) return KN_EUNSUPPORTED;
+    kn_rd_t rd;
+    kn_rd_init(&rd, batch + KN_BATCH_HEADER_SIZE, size - KN_BATCH_HEADER_SIZE);
+    while (kn_rd_remaining(&rd) > 0) {
+        int32_t rlen, off_delta;
+        int8_t attrs;
+        int64_t ts_delta;
+        kn_rd_t r;
+        if (kn_rd_varint(&rd, &rlen) || rlen <= 0 || kn_rd_sub(&rd, (size_t)rlen, &r))
+            return KN_ECORRUPT;
+        kn_rd_i8(&r, &attrs);
+        kn_rd_varlong(&r, &ts_delta);
+        kn_rd_varint(&r, &off_delta);
+        if (r.err) return KN_ECORRUPT;
+        int64_t t = (int64_t)((uint64_t)h.base_timestamp + (uint64_t)ts_delta);
+        if (t >= ts) {
+            *offset = h.base_offset + off_delta;
+            *ts_out = t;
+            return 0;
+        }
+    }
+    return KN_ENOTFOUND;
+}
+
 static int fail(int16_t *kafka_err, int16_t kerr, int err) {
     *kafka_err = kerr;
     return err;

@@ -111,6 +111,13 @@ int kn_batches_validate(const uint8_t *p, size_t len, int32_t max_batch_bytes,
  * passed kn_batches_validate; the walk stops at anything malformed. */
 void kn_batches_assign_offsets(uint8_t *p, size_t len, int64_t first_offset);
 
+/* In an uncompressed CreateTime batch of size bytes, the first record whose
+ * timestamp (baseTimestamp + timestampDelta) is >= ts: *offset and *ts_out.
+ * KN_ENOTFOUND if none, KN_EUNSUPPORTED if compressed, KN_ECORRUPT if the
+ * records do not parse. */
+int kn_batch_first_record_at(const uint8_t *batch, size_t size, int64_t ts, int64_t *offset,
+                             int64_t *ts_out);
+
 /* Walker over whole batches in memory (a validated blob, or bytes read from a
  * segment file). */
 typedef struct kn_batch_iter_s {
