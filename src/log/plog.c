@@ -130,11 +130,11 @@ static int list_segments(kn_plog_t *l, int64_t **bases_out, size_t *n_out) {
         }
     }
     closedir(d);
-    qsort(bases, n, sizeof(*bases), cmp_i64);
+    if (n > 1) qsort(bases, n, sizeof(*bases), cmp_i64);
     for (size_t i = 0; i < norph; i++) {
         int64_t b = 0;
         if (!parse_seg_name(orphans[i], ".index", &b)) parse_seg_name(orphans[i], ".timeindex", &b);
-        if (!bsearch(&b, bases, n, sizeof(*bases), cmp_i64)) {
+        if (n == 0 || !bsearch(&b, bases, n, sizeof(*bases), cmp_i64)) {
             snprintf(p, sizeof(p), "%s/%s", l->pl_dir, orphans[i]);
             kn_log(KN_LOG_WARN, l->pl_name, "removing index without a log: %s", orphans[i]);
             kn_log__ops->unlink(p);
