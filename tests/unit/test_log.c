@@ -451,12 +451,24 @@ static int fi_fsync(int fd) {
     return fsync(fd);
 }
 
+static int fi_ftruncate_fail;
+
+static int fi_ftruncate(int fd, off_t len) {
+    if (fi_ftruncate_fail) {
+        errno = EIO;
+        return -1;
+    }
+    return ftruncate(fd, len);
+}
+
 static kn_fileops_t fi_ops;
 
 static void fi_install(void) {
     fi_ops = *kn_log_posix_fileops();
     fi_ops.pwrite = fi_pwrite;
     fi_ops.fsync = fi_fsync;
+    fi_ops.ftruncate = fi_ftruncate;
+    fi_ftruncate_fail = 0;
     fi_write_fail_at = fi_fsync_fail_at = fi_short_at = 0;
     fi_writes = fi_fsyncs = 0;
     kn_log_set_fileops(&fi_ops);
@@ -507,6 +519,44 @@ static void test_fault_write(void **state) {
             assert_int_equal(consume_all(l, 1), end + 2);
             kn_plog_close(l);
         }
+    }
+}
+
+/* A torn write whose clean-up truncate also fails (as in a crash right after
+ * the write): the garbage is never served, the next append overwrites it,
+ * and a restart (clean or not) cuts whatever is left. */
+static void test_fault_torn_no_truncate(void **state) {
+    (void)state;
+    kn_log_config_t c = small_cfg();
+    c.segment_bytes = 1 << 20;
+    fi_install();
+    for (int clean = 0; clean < 2; clean++) {
+        kn_plog_t *l;
+        nftw(pdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        fi_ftruncate_fail = 0;
+        assert_int_equal(kn_plog_open(pdir, "t-0", &c, 0, true, &l), 0);
+        for (int i = 0; i < 5; i++) append1(l, 2, 1000 + i, 40);
+        int64_t size = kn_plog_size(l);
+        size_t n = tb_batch(bbuf, sizeof(bbuf), 4, 2000, 300);
+        int64_t b, e;
+        fi_short_at = fi_writes + 1;
+        fi_ftruncate_fail = 1;
+        assert_int_equal(kn_plog_append(l, bbuf, n, 2000, &b, &e), KN_ENOSPC);
+        fi_short_at = fi_write_fail_at = 0;
+        char lp[512];
+        fpath(lp, sizeof(lp), 0, ".log");
+        assert_true(file_size(lp) > size); /* half a batch left in the file */
+        assert_int_equal(kn_plog_size(l), size);
+        assert_int_equal(consume_all(l, 1 << 20), 10);
+        append1(l, 1, 3000, 1); /* smaller than the garbage */
+        assert_int_equal(consume_all(l, 1 << 20), 11);
+        fi_ftruncate_fail = 0;
+        kn_plog_close(l);
+        assert_int_equal(kn_plog_open(pdir, "t-0", &c, 0, clean, &l), 0);
+        assert_int_equal(kn_plog_end_offset(l), 11);
+        assert_int_equal(consume_all(l, 1), 11);
+        assert_int_equal(file_size(lp), kn_plog_size(l));
+        kn_plog_close(l);
     }
 }
 
@@ -648,6 +698,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_recovery_crc_and_later_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recovery_indexes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fault_torn_no_truncate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_fsync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncate_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoints, setup, teardown),

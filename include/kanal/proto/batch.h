@@ -94,7 +94,8 @@ typedef struct kn_batches_info_s {
 /* Validate the records blob of a Produce request: one or more whole v2
  * batches covering exactly len bytes. Checks, per batch: length field
  * (>= 49, within the blob; a partial trailing batch is CORRUPT_MESSAGE),
- * size <= max_batch_bytes (MESSAGE_TOO_LARGE), magic == 2 (INVALID_RECORD),
+ * size <= max_batch_bytes (MESSAGE_TOO_LARGE; negative = no limit), magic == 2
+ * (INVALID_RECORD),
  * CRC-32C (CORRUPT_MESSAGE), known compression codec, no control bit,
  * recordsCount >= 1 and lastOffsetDelta == recordsCount - 1 (INVALID_RECORD),
  * and for uncompressed batches every record, bounded by the batch: varint
