@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# THE test command (README, .ci/run): installs dependencies, then
+#   1. build/       plain build, every ctest label (unit, integration, fuzz)
+#   2. build-asan/  -DKANAL_SANITIZE=address,undefined, ctest -L 'unit|fuzz'
+#                   and one pass of the integration tests against the
+#                   sanitized kanald (a sanitizer report in a broker's stderr
+#                   fails the test)
+# Exits non-zero if any build or test failed. Runs unattended (CI=true, no
+# stdin); both trees are reused incrementally on later runs.
+#
+#   KANAL_JOBS=N          parallel build/test jobs (default 2)
+#   KANAL_SKIP_ASAN=1     only the plain tree (a quicker local loop)
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+JOBS=${KANAL_JOBS:-2}
+START=$SECONDS
+status=0
+summaries=()
+
+phase() { echo; echo "===== [$((SECONDS - START))s] $*"; }
+
+# configure <dir> [cmake args...]: a new tree gets RelWithDebInfo; an existing
+# one keeps its build type so quickstart's and this script's builds share build/.
+configure() {
+    local dir=$1; shift
+    local type=()
+    [ -f "$dir/CMakeCache.txt" ] || type=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+    cmake -S "$ROOT" -B "$dir" "${type[@]}" "$@"
+}
+
+# run_ctest <dir> <log> [ctest args...]: runs ctest, keeps its summary line.
+run_ctest() {
+    local dir=$1 logf=$2; shift 2
+    ctest --test-dir "$dir" --output-on-failure -j"$JOBS" --no-tests=error "$@" 2>&1 | tee "$logf"
+    local rc=${PIPESTATUS[0]}
+    local line
+    line=$(grep -E '^[0-9]+% tests passed' "$logf" | tail -n 1)
+    summaries+=("${line:-ctest in $dir $* printed no summary (exit $rc)}")
+    [ "$rc" -eq 0 ] || status=1
+}
+
+phase "installing dependencies"
+./scripts/install-deps.sh </dev/null || { echo "scripts/install-deps.sh failed"; exit 1; }
+
+phase "plain build (build/)"
+if configure build && cmake --build build -j"$JOBS"; then
+    phase "ctest, all labels (build/)"
+    run_ctest build build/ctest-all.log
+else
+    echo "plain build FAILED"
+    status=1
+    summaries+=("build/: build failed, no tests ran")
+fi
+
+if [ "${KANAL_SKIP_ASAN:-0}" != 1 ]; then
+    phase "sanitized build (build-asan/, address,undefined)"
+    if configure build-asan -DKANAL_SANITIZE=address,undefined && cmake --build build-asan -j"$JOBS"; then
+        phase "ctest -L 'unit|fuzz' (build-asan/)"
+        run_ctest build-asan build-asan/ctest-unit-fuzz.log -L 'unit|fuzz'
+        phase "integration tests against the sanitized kanald (build-asan/)"
+        run_ctest build-asan build-asan/ctest-integration.log -L integration
+    else
+        echo "sanitized build FAILED"
+        status=1
+        summaries+=("build-asan/: build failed, no tests ran")
+    fi
+fi
+
+phase "done in $((SECONDS - START))s; ctest summaries (build/ all; build-asan/ unit|fuzz; build-asan/ integration):"
+for s in "${summaries[@]}"; do
+    echo "$s"
+done
+exit $status
