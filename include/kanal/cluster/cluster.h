@@ -1,0 +1,120 @@
+/* The ZooKeeper side of a broker: session, /brokers/ids registration,
+ * /controller election, topic znodes, the metadata cache and (in
+ * src/cluster/controller.c) the controller duties of a ZK-mode cluster.
+ *
+ * Threads: every function here runs on the loop thread given to
+ * kn_cluster_new, and every callback is called on it. ZooKeeper's own threads
+ * never touch the cache; they copy what they got and hand it over with
+ * uv_async_send. Znode layout: ../shared/kafka-protocol/ZOOKEEPER-LAYOUT.md;
+ * details in docs/cluster.md. */
+#ifndef KANAL_CLUSTER_CLUSTER_H
+#define KANAL_CLUSTER_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "kanal/proto/types.h"
+
+typedef struct kn_cluster_s kn_cluster_t;
+
+typedef struct kn_cluster_config_s {
+    const char *zk_connect;        /* "127.0.0.1:2181[,...][/chroot]"; the chroot is created if missing */
+    int32_t session_timeout_ms;    /* asked of ZooKeeper; it caps it to [2,20] x tickTime */
+    int32_t connection_timeout_ms; /* bounded wait for the first session at start, then on_fatal */
+    int32_t broker_id;
+    const char *advertised_host; /* registration: endpoints ["PLAINTEXT://host:port"] */
+    int advertised_port;
+    const char *rack; /* may be NULL */
+    int32_t default_num_partitions;     /* for npartitions -1 in create_topic */
+    int16_t default_replication_factor; /* for rf -1 in create_topic */
+} kn_cluster_config_t;
+
+typedef struct kn_partition_state_s {
+    int32_t partition;
+    int32_t leader;           /* -1: no leader (or state znode not there yet) */
+    int32_t leader_epoch;
+    int32_t controller_epoch;
+    int32_t zk_version;       /* partition epoch = data version of the state znode; -1 if absent */
+    int32_t *replicas;        /* assignment order; first = preferred leader */
+    int32_t nreplicas;
+    int32_t *isr;
+    int32_t nisr;
+} kn_partition_state_t;
+
+typedef struct kn_topic_meta_s {
+    char *name;
+    kn_uuid_t id; /* topic_id of /brokers/topics/<t> (base64url in ZK); zero if absent */
+    int32_t npartitions;
+    kn_partition_state_t *parts; /* index = partition id */
+    bool deleting;               /* /admin/delete_topics/<t> exists */
+} kn_topic_meta_t;
+
+typedef struct kn_broker_meta_s {
+    int32_t id;
+    char *host;
+    int port;
+    char *rack;    /* NULL if none */
+    int64_t epoch; /* czxid of /brokers/ids/<id> */
+} kn_broker_meta_t;
+
+typedef struct kn_cluster_callbacks_s {
+    void *ud;
+    void (*on_ready)(void *ud);            /* registered + first metadata loaded (once) */
+    void (*on_metadata_changed)(void *ud); /* after on_ready: topics/partitions/brokers/controller changed */
+    void (*on_fatal)(void *ud, const char *why); /* e.g. ZooKeeper unreachable within connection_timeout_ms */
+} kn_cluster_callbacks_t;
+
+/* cfg strings are copied. Returns 0 or KN_EINVAL. */
+int kn_cluster_new(uv_loop_t *loop, const kn_cluster_config_t *cfg, const kn_cluster_callbacks_t *cb,
+                   kn_cluster_t **out);
+/* Opens the session and runs startup (base paths, /cluster/id, registration,
+ * election, metadata load). Failures are reported through on_fatal. */
+int kn_cluster_start(kn_cluster_t *c);
+/* Graceful stop: delete /controller if ours (fenced) and /brokers/ids/<id>,
+ * close the session (off the loop thread), close handles, then call done on
+ * the loop. Pending admin completions are called with an error first. */
+void kn_cluster_stop(kn_cluster_t *c, void (*done)(void *ud), void *ud);
+/* After stop's done (or if never started). If the handles are still open it
+ * closes them and frees in their close callbacks: keep the loop running. */
+void kn_cluster_free(kn_cluster_t *c);
+
+/* Cache lookups. Pointers stay valid until the next on_metadata_changed/on_ready. */
+const kn_topic_meta_t *kn_cluster_topic(const kn_cluster_t *c, const char *name, size_t namelen);
+size_t kn_cluster_topics(const kn_cluster_t *c, const kn_topic_meta_t *const **out); /* sorted by name */
+size_t kn_cluster_brokers(const kn_cluster_t *c, const kn_broker_meta_t **out);    /* sorted by id */
+int32_t kn_cluster_controller_id(const kn_cluster_t *c); /* -1 unknown */
+int32_t kn_cluster_controller_epoch(const kn_cluster_t *c); /* -1 until one is known */
+const char *kn_cluster_id(const kn_cluster_t *c);        /* NULL until read */
+bool kn_cluster_is_controller(const kn_cluster_t *c);
+int64_t kn_cluster_broker_epoch(const kn_cluster_t *c); /* czxid of our registration, -1 if none */
+/* True when the topic exists and every partition has a leader >= 0. */
+bool kn_cluster_topic_ready(const kn_cluster_t *c, const char *name);
+/* Topic config overrides from /config/topics/<t>; 0 and NULLs if none.
+ * Arrays valid as the other lookups. */
+size_t kn_cluster_topic_configs(const kn_cluster_t *c, const char *topic, const char *const **keys,
+                                const char *const **values);
+
+/* Admin. Completion runs on the loop thread, never inside the call, with a
+ * Kafka error code (0; 17 INVALID_TOPIC_EXCEPTION; 36 TOPIC_ALREADY_EXISTS;
+ * 37 INVALID_PARTITIONS; 38 INVALID_REPLICATION_FACTOR; 41 NOT_CONTROLLER;
+ * 3 UNKNOWN_TOPIC_OR_PARTITION; 7 REQUEST_TIMED_OUT when ZooKeeper was lost
+ * mid-write; -1 otherwise) and a message (borrowed for the call). */
+typedef void (*kn_cluster_done_cb)(void *ud, int16_t kafka_err, const char *msg);
+
+/* Like Kafka's CreateTopics in ZK mode: controller only. Writes
+ * /config/topics/<t> ({"version":1,"config":{..}}) then /brokers/topics/<t>
+ * with a fresh topic id; completes when the topic znode is written. The
+ * partition state znodes follow from the controller: wait for
+ * kn_cluster_topic_ready. npartitions/rf -1 = defaults. Config pairs are
+ * already validated by the caller. Returns 0 (cb will run) or KN_ESTATE if
+ * stopping (cb will not run). */
+int kn_cluster_create_topic(kn_cluster_t *c, const char *name, int32_t npartitions, int16_t rf,
+                            const char *const *cfg_keys, const char *const *cfg_values, size_t ncfg,
+                            bool validate_only, kn_cluster_done_cb cb, void *ud);
+/* Marks /admin/delete_topics/<t>; the controller then removes the topic's
+ * znodes. Controller only. Same return convention. */
+int kn_cluster_delete_topic(kn_cluster_t *c, const char *name, kn_cluster_done_cb cb, void *ud);
+
+#endif
