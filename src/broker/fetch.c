@@ -82,6 +82,10 @@ static bool fetch_try(kn_req_t *r, bool complete) {
             pd->last_stable_offset = -1;
             pd->log_start_offset = -1;
             pd->preferred_read_replica = -1;
+            /* Empty, not null: clients read a -1 MessageSetSize as an error. */
+            pd->records.p = (const uint8_t *)"";
+            pd->records.len = 0;
+            pd->records.fd = -1;
             pd->aborted_transactions_count = req->isolation_level == 1 ? 0 : -1;
             kn_partition_t *p = kn_broker__partition(b, ft->topic.p, (size_t)ft->topic.len, fp->partition);
             if (!p) {
