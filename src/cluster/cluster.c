@@ -101,7 +101,7 @@ int kn_cluster_new(uv_loop_t *loop, const kn_cluster_config_t *cfg, const kn_clu
         timers[i]->data = c;
     }
     c->open_handles = 5;
-    zoo_set_debug_level(ZOO_LOG_LEVEL_ERROR);
+    zoo_set_debug_level((kn_log_debug_mask & KN_DBG_ZK) ? ZOO_LOG_LEVEL_INFO : ZOO_LOG_LEVEL_WARN);
     *out = c;
     return 0;
 }
@@ -118,6 +118,10 @@ static void retry_open(uv_timer_t *t) {
     if (!c->stopping && !c->zh) open_session(c);
 }
 
+/* ZooKeeper's own client log (its threads): only under debug category zk;
+ * our lines already say what matters (state changes, the start timeout). */
+static void zk_client_log(const char *msg) { kn_dbg(KN_DBG_ZK, "zkclient", "%s", msg); }
+
 static void open_session(kn_cluster_t *c) {
     c->gen++;
     c->gen_connected = false;
@@ -125,7 +129,8 @@ static void open_session(kn_cluster_t *c) {
     kn_zsess_t *s = kn_calloc(1, sizeof(*s));
     s->c = c;
     s->gen = c->gen;
-    zhandle_t *zh = zookeeper_init(c->hosts, kn_cluster__watcher, c->session_timeout_ms, NULL, s, 0);
+    zhandle_t *zh =
+        zookeeper_init2(c->hosts, kn_cluster__watcher, c->session_timeout_ms, NULL, s, 0, zk_client_log);
     if (!zh) {
         kn_free(s);
         kn_log(KN_LOG_WARN, c->ctx, "cannot start a ZooKeeper client for %s (%m); retrying in 1 s", c->hosts);
@@ -1050,7 +1055,12 @@ void kn_cluster__event(kn_cluster_t *c, int type, int state, const char *rel) {
                 return;
             }
             if (c->boot == KN_BOOT_REGISTERED) {
-                kn_log(KN_LOG_WARN, c->ctx, "our registration /brokers/ids/%" PRId32 " was deleted; registering again",
+                /* Also seen just before a session-expiry notice; then the
+                 * create fails on the dead session and the expiry path
+                 * registers on the new one. */
+                kn_log(KN_LOG_WARN, c->ctx,
+                       "our registration /brokers/ids/%" PRId32 " disappeared (session expiring, or deleted by hand);"
+                       " registering again",
                        id);
                 c->boot = KN_BOOT_REGISTERING;
                 do_register(c);
