@@ -473,10 +473,10 @@ static void remove_topic(kn_cluster_t *c, const char *name) {
     bool found;
     size_t i = topic_pos(c, name, &found);
     if (!found) return;
+    kn_log(KN_LOG_INFO, c->ctx, "topic %s removed from the cache", name); /* name may be the topic's own */
     topic_free(c->topics[i]);
     memmove(&c->topics[i], &c->topics[i + 1], (c->ntopics - i - 1) * sizeof(*c->topics));
     c->ntopics--;
-    kn_log(KN_LOG_INFO, c->ctx, "topic %s removed from the cache", name);
     kn_cluster__mark_dirty(c);
 }
 
@@ -511,6 +511,11 @@ static kn_zop_t *load_op(kn_cluster_t *c, kn_zop_fn fn, const char *path) {
 
 /* ---- brokers ---- */
 
+static int cmp_broker(const void *a, const void *b) {
+    int32_t x = ((const kn_cbroker_t *)a)->id, y = ((const kn_cbroker_t *)b)->id;
+    return (x > y) - (x < y);
+}
+
 static void broker_got(kn_cluster_t *c, kn_zop_t *op, const kn_zres_t *r) {
     kn_cbroker_t *b = find_broker(c, op->i1);
     if (r->rc == ZOK && b) {
@@ -526,9 +531,10 @@ static void broker_got(kn_cluster_t *c, kn_zop_t *op, const kn_zres_t *r) {
         b->loaded = true;
         kn_cluster__mark_dirty(c);
     } else if (r->rc == ZNONODE && b) {
-        /* children watch will confirm; drop it now */
+        /* children watch will confirm; drop it now (the list stays sorted) */
         kn_cluster__broker_meta_clear(&b->meta);
         *b = c->brokers[--c->nbrokers];
+        qsort(c->brokers, c->nbrokers, sizeof(*c->brokers), cmp_broker);
         kn_cluster__mark_dirty(c);
     }
 }
@@ -539,11 +545,6 @@ static void get_broker(kn_cluster_t *c, int32_t id) {
     kn_zop_t *op = load_op(c, broker_got, p);
     op->i1 = id;
     kn_cluster__zget(c, op, true);
-}
-
-static int cmp_broker(const void *a, const void *b) {
-    int32_t x = ((const kn_cbroker_t *)a)->id, y = ((const kn_cbroker_t *)b)->id;
-    return (x > y) - (x < y);
 }
 
 static void brokers_listed(kn_cluster_t *c, kn_zop_t *op, const kn_zres_t *r) {
