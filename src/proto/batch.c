@@ -96,6 +96,10 @@ static int walk_records(const uint8_t *body, size_t len, int32_t count) {
     return n == count ? 0 : KN_ECORRUPT;
 }
 
+int kn_batch_walk_records(const uint8_t *records, size_t len, int32_t count) {
+    return walk_records(records, len, count);
+}
+
 int kn_batch_first_record_at(const uint8_t *batch, size_t size, int64_t ts, int64_t *offset,
                              int64_t *ts_out) {
     kn_batch_hdr_t h;

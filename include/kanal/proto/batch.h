@@ -112,6 +112,11 @@ int kn_batches_validate(const uint8_t *p, size_t len, int32_t max_batch_bytes,
  * passed kn_batches_validate; the walk stops at anything malformed. */
 void kn_batches_assign_offsets(uint8_t *p, size_t len, int64_t first_offset);
 
+/* Check the uncompressed records section of a batch (len bytes, e.g. from
+ * kn_batch_records) holds exactly count well-formed records, as
+ * kn_batches_validate does for uncompressed batches: 0 or KN_ECORRUPT. */
+int kn_batch_walk_records(const uint8_t *records, size_t len, int32_t count);
+
 /* In an uncompressed CreateTime batch of size bytes, the first record whose
  * timestamp (baseTimestamp + timestampDelta) is >= ts: *offset and *ts_out.
  * KN_ENOTFOUND if none, KN_EUNSUPPORTED if compressed, KN_ECORRUPT if the
