@@ -126,6 +126,21 @@ int kn_h_delete_topics(kn_req_t *r);
 int kn_h_describe_configs(kn_req_t *r);
 int kn_h_init_producer_id(kn_req_t *r);
 
+/* produce_validate.c: Kafka's LogValidator steps for one partition's records */
+#include "kanal/proto/batch.h"
+typedef struct kn_produce_prep_s {
+    uint8_t *data;           /* batches to append: the request's bytes or `owned` */
+    size_t len;
+    uint8_t *owned;          /* rebuilt (recompressed) blob or NULL; kn_produce__prep_free */
+    int64_t log_append_time; /* -1 unless the topic uses LogAppendTime */
+    kn_batches_info_t info;
+} kn_produce_prep_t;
+/* 0, or the Kafka error for the partition (then nothing to free). */
+int16_t kn_produce__prepare(kn_req_t *r, kn_partition_t *p, uint8_t *data, size_t len, kn_produce_prep_t *pp);
+void kn_produce__prep_free(kn_produce_prep_t *pp);
+/* Effective topic config value into buf (override, else broker default). */
+const char *kn_broker__topic_config(kn_broker_t *b, const char *topic, const char *key, char *buf, size_t n);
+
 /* fetch.c: purgatory */
 void kn_fetch__wake(kn_broker_t *b, kn_partition_t *p);
 void kn_fetch__expire(kn_broker_t *b, int64_t now_ns);

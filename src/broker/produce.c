@@ -37,23 +37,21 @@ static int16_t produce_partition(kn_req_t *r, kn_str_t topic, int32_t index, kn_
     }
     if (!p->is_leader) return KN_KERR_NOT_LEADER_OR_FOLLOWER;
     if (rec->len <= 0 || !rec->p) return KN_KERR_INVALID_RECORD;
-    kn_batches_info_t info;
-    int16_t kerr = 0;
-    /* The frame is ours: offsets are assigned in place before the write. */
-    uint8_t *data = (uint8_t *)rec->p;
-    if (kn_batches_validate(data, (size_t)rec->len, b->cfg->message_max_bytes, &info, &kerr) < 0) {
-        kn_log(KN_LOG_WARN, r->cl->ctx, "%s: rejected produce of %d bytes: %s", p->name, rec->len,
-               kn_kerr_name(kerr));
-        return kerr ? kerr : KN_KERR_CORRUPT_MESSAGE;
-    }
-    if (info.compression == KN_COMPRESSION_ZSTD && r->api_version < 7) return KN_KERR_UNSUPPORTED_COMPRESSION_TYPE;
+    /* The frame is ours: offsets are assigned in place before the write.
+     * produce_validate.c: per-topic size limit, decompression and record
+     * walk, recompression, LogAppendTime (may swap in a rebuilt blob). */
+    kn_produce_prep_t prep;
+    int16_t kerr = kn_produce__prepare(r, p, (uint8_t *)rec->p, (size_t)rec->len, &prep);
+    if (kerr) return kerr;
     int64_t base = 0, last = 0;
-    int rc = kn_plog_append(p->log, data, (size_t)rec->len, kn_now_ms(), &base, &last);
+    int rc = kn_plog_append(p->log, prep.data, prep.len, kn_now_ms(), &base, &last);
+    kn_produce__prep_free(&prep);
     if (rc < 0) {
         kn_log(KN_LOG_ERROR, p->name, "append failed: %s", kn_strerror(rc));
         return KN_KERR_KAFKA_STORAGE_ERROR;
     }
     pr->base_offset = base;
+    pr->log_append_time_ms = prep.log_append_time;
     pr->log_start_offset = kn_plog_start_offset(p->log);
     /* Single replica for now: the high watermark follows the log end. */
     p->high_watermark = kn_plog_end_offset(p->log);
