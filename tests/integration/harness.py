@@ -443,6 +443,9 @@ class Broker:
         return [p for p in SANITIZER_PATTERNS if p in text]
 
 
+_active_clusters = []
+
+
 class Cluster:
     """A private ZooKeeper and N brokers (ids 0..N-1) in a fresh temp dir.
 
@@ -461,8 +464,10 @@ class Cluster:
             self.brokers.append(Broker(self, i, ov))
         self._start_brokers = start_brokers
         self._start_zk = start_zk
+        self.failed = False  # set by Runner.case when a case fails inside
 
     def __enter__(self):
+        _active_clusters.append(self)
         try:
             if self._start_zk:
                 self.zk.start()
@@ -479,6 +484,9 @@ class Cluster:
 
     def __exit__(self, exc_type, exc, tb):
         failed = exc_type is not None
+        if not failed and self.failed:
+            self.teardown(keep=True)  # logs were printed when the case failed
+            return False
         if not failed:
             # A clean stop lets LeakSanitizer run in sanitized builds.
             self.stop_all()
@@ -534,6 +542,9 @@ class Cluster:
     def dump_logs(self, tail_lines=400):
         out = sys.stdout
         for b in self.brokers:
+            if b.proc is not None and b.proc.poll() is not None:
+                out.write("\n***** broker %d is not running: exit status %s *****\n"
+                          % (b.id, b.proc.returncode))
             lines = b.stderr().splitlines()
             out.write("\n----- broker %d stderr (%s, last %d of %d lines) -----\n"
                       % (b.id, b.stderr_path, min(tail_lines, len(lines)), len(lines)))
@@ -549,6 +560,8 @@ class Cluster:
         out.flush()
 
     def teardown(self, keep=False):
+        if self in _active_clusters:
+            _active_clusters.remove(self)
         for b in self.brokers:
             if b.alive():
                 kill_group(b.proc, signal.SIGCONT)
@@ -647,6 +660,9 @@ class Runner:
             self.failed += 1
             self.failures.append(title)
             traceback.print_exc(file=sys.stdout)
+            for c in _active_clusters:
+                c.failed = True
+                c.dump_logs()
             log("FAIL %s (%.1fs)" % (title, time.monotonic() - t0))
             return False
         self.passed += 1

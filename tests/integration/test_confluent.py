@@ -92,7 +92,10 @@ def produce_and_consume(c):
     t0 = time.monotonic()
     try:
         while len(eof) < PARTITIONS or len(got) < COUNT:
-            h.expect(time.monotonic() < deadline, "consumed only %d of %d records" % (len(got), COUNT))
+            h.expect(time.monotonic() < deadline,
+                     "consumed %d of %d records; partition EOF reached for %s of %d partitions "
+                     "(EOF needs a Fetch answer with empty, non-null records at the high watermark)"
+                     % (len(got), COUNT, sorted(eof), PARTITIONS))
             for m in cons.consume(num_messages=10000, timeout=1.0):
                 err = m.error()
                 if err is not None:

@@ -59,8 +59,8 @@ def crash_loop(c):
                 i += 1
             except BufferError:
                 p.poll(0.01)
-            if i % 200 == 0:
-                p.poll(0)
+            if i % 100 == 0:
+                p.poll(0.005)  # paces the producer to about 20,000 records/s
             if not killed and time.monotonic() >= kill_at:
                 b.kill9()
                 killed = True
@@ -85,7 +85,9 @@ def crash_loop(c):
     deadline = time.monotonic() + h.scaled(90)
     try:
         while len(eof) < PARTITIONS:
-            h.expect(time.monotonic() < deadline, "reading back took too long (%d read)" % len(seen))
+            h.expect(time.monotonic() < deadline,
+                     "reading back took too long: %d read, partition EOF reached for %s of %d, high watermarks %s"
+                     % (len(seen), sorted(eof), PARTITIONS, hi))
             for m in cons.consume(num_messages=10000, timeout=1.0):
                 err = m.error()
                 if err is not None:

@@ -51,7 +51,8 @@ def produce_then_consume(c):
     try:
         while len(eof) < PARTITIONS:
             h.expect(time.monotonic() < deadline,
-                     "consumed %d of %d" % (sum(map(len, per_part.values())), COUNT))
+                     "consumed %d of %d; partition EOF reached for %s of %d partitions"
+                     % (sum(map(len, per_part.values())), COUNT, sorted(eof), PARTITIONS))
             for m in cons.consume(num_messages=5000, timeout=1.0):
                 if m.error():
                     if m.error().code() == KafkaError._PARTITION_EOF:
