@@ -1,0 +1,149 @@
+/* What Kafka's LogValidator does to a partition's produced batches before
+ * they are appended: per-topic max.message.bytes, zstd needs Produce >= 7,
+ * compressed batches decompressed (bounded) and their records walked like
+ * uncompressed ones, recompression when the topic's compression.type is not
+ * "producer", and LogAppendTime (maxTimestamp = broker clock, fresh CRC).
+ * Loop thread. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker_int.h"
+#include "kanal/proto/batch.h"
+#include "kanal/proto/compress.h"
+#include "kanal/proto/kerr.h"
+#include "kanal/util/buf.h"
+#include "kanal/util/err.h"
+#include "kanal/util/log.h"
+#include "kanal/util/time.h"
+
+/* TODO(topic_config.c): replace with the partition's effective config once
+ * the per-topic config module lands. Until then: the /config/topics/<t>
+ * override from the metadata cache, else the broker default. */
+const char *kn_broker__topic_config(kn_broker_t *b, const char *topic, const char *key, char *buf,
+                                    size_t n) {
+    const char *const *keys, *const *vals;
+    size_t nc = kn_cluster_topic_configs(b->cluster, topic, &keys, &vals);
+    for (size_t i = 0; i < nc; i++) {
+        if (strcmp(keys[i], key) == 0) {
+            snprintf(buf, n, "%s", vals[i]);
+            return buf;
+        }
+    }
+    if (kn_topic_config_default(b->cfg, key, buf, n) < 0) buf[0] = '\0';
+    return buf;
+}
+
+void kn_produce__prep_free(kn_produce_prep_t *pp) {
+    kn_free(pp->owned);
+    pp->owned = NULL;
+}
+
+/* Append n bytes to the rebuilt blob (kn_trymalloc'd, grows). */
+static int out_put(kn_produce_prep_t *pp, size_t *cap, const uint8_t *p, size_t n) {
+    if (pp->len + n > *cap) {
+        size_t nc = (*cap ? *cap : 4096);
+        while (nc < pp->len + n) nc *= 2;
+        uint8_t *np = kn_tryrealloc(pp->owned, nc);
+        if (!np) return KN_ENOMEM;
+        pp->owned = np;
+        *cap = nc;
+    }
+    memcpy(pp->owned + pp->len, p, n);
+    pp->len += n;
+    return 0;
+}
+
+int16_t kn_produce__prepare(kn_req_t *r, kn_partition_t *p, uint8_t *data, size_t len, kn_produce_prep_t *pp) {
+    kn_broker_t *b = r->b;
+    memset(pp, 0, sizeof(*pp));
+    pp->data = data;
+    pp->len = len;
+    pp->log_append_time = -1;
+    char v[64];
+    int target = -1;
+    if (kn_compression_parse(kn_broker__topic_config(b, p->topic, "compression.type", v, sizeof(v)), &target) < 0)
+        target = -1;
+    int32_t max_bytes = atoi(kn_broker__topic_config(b, p->topic, "max.message.bytes", v, sizeof(v)));
+    if (max_bytes <= 0) max_bytes = b->cfg->message_max_bytes;
+    if (strcmp(kn_broker__topic_config(b, p->topic, "message.timestamp.type", v, sizeof(v)), "LogAppendTime") == 0)
+        pp->log_append_time = kn_now_ms();
+
+    int16_t kerr = 0;
+    if (kn_batches_validate(data, len, max_bytes, &pp->info, &kerr) < 0) {
+        kn_log(KN_LOG_WARN, r->cl->ctx, "%s: rejected produce of %zu bytes: %s", p->name, len, kn_kerr_name(kerr));
+        return kerr ? kerr : KN_KERR_CORRUPT_MESSAGE;
+    }
+
+    /* First pass: decide whether anything must be rebuilt. */
+    bool rebuild = false;
+    kn_batch_iter_t it;
+    kn_batch_hdr_t h;
+    const uint8_t *bp;
+    size_t sz;
+    kn_batch_iter_init(&it, data, len);
+    while (kn_batch_iter_next(&it, &h, &bp, &sz) == 1) {
+        int codec = h.attributes & KN_BATCH_ATTR_COMPRESSION_MASK;
+        /* Kafka checks every batch, not just the first. */
+        if (codec == KN_COMPRESSION_ZSTD && r->api_version < 7) return KN_KERR_UNSUPPORTED_COMPRESSION_TYPE;
+        if (target >= 0 && target != codec) rebuild = true;
+    }
+
+    size_t cap = 0;
+    kn_batch_iter_init(&it, data, len);
+    while (kn_batch_iter_next(&it, &h, &bp, &sz) == 1) {
+        int codec = h.attributes & KN_BATCH_ATTR_COMPRESSION_MASK;
+        int want = target >= 0 ? target : codec;
+        if (codec == KN_COMPRESSION_NONE && !rebuild) {
+            /* Records already walked by kn_batches_validate. */
+            if (pp->log_append_time >= 0) kn_batch_set_log_append_time((uint8_t *)bp, sz, pp->log_append_time);
+            continue;
+        }
+        const uint8_t *recs;
+        size_t rlen;
+        uint8_t *dec = NULL;
+        int rc = kn_batch_records(bp, sz, KN_DECOMPRESS_CAP_DEFAULT, &recs, &rlen, &dec);
+        if (rc == 0 && codec != KN_COMPRESSION_NONE && kn_batch_walk_records(recs, rlen, h.records_count) < 0)
+            rc = KN_EINVAL;
+        if (rc < 0) {
+            kn_free(dec);
+            kn_produce__prep_free(pp);
+            int16_t e = rc == KN_ENOMEM  ? KN_KERR_UNKNOWN_SERVER_ERROR
+                        : rc == KN_EINVAL ? KN_KERR_INVALID_RECORD
+                                          : KN_KERR_CORRUPT_MESSAGE;
+            kn_log(KN_LOG_WARN, r->cl->ctx, "%s: rejected %s batch of %zu bytes: %s (%s)", p->name,
+                   kn_compression_name(codec), sz, rc == KN_EINVAL ? "records do not parse" : kn_strerror(rc),
+                   kn_kerr_name(e));
+            return e;
+        }
+        if (!rebuild) {
+            kn_free(dec);
+            if (pp->log_append_time >= 0) kn_batch_set_log_append_time((uint8_t *)bp, sz, pp->log_append_time);
+            continue;
+        }
+        uint8_t *nb = NULL;
+        size_t nsz = 0;
+        if (want == codec) {
+            rc = out_put(pp, &cap, bp, sz);
+            if (rc == 0 && pp->log_append_time >= 0)
+                kn_batch_set_log_append_time(pp->owned + pp->len - sz, sz, pp->log_append_time);
+        } else {
+            rc = kn_batch_rebuild(bp, sz, recs, rlen, want, pp->log_append_time, &nb, &nsz);
+            if (rc == 0 && nsz > (size_t)max_bytes) rc = KN_ETOOBIG;
+            if (rc == 0) rc = out_put(pp, &cap, nb, nsz);
+        }
+        kn_free(nb);
+        kn_free(dec);
+        if (rc < 0) {
+            kn_produce__prep_free(pp);
+            kn_log(KN_LOG_WARN, p->name, "recompressing a %s batch to %s failed: %s", kn_compression_name(codec),
+                   kn_compression_name(want), kn_strerror(rc));
+            return rc == KN_ETOOBIG ? KN_KERR_MESSAGE_TOO_LARGE : KN_KERR_UNKNOWN_SERVER_ERROR;
+        }
+    }
+    if (rebuild) {
+        pp->data = pp->owned;
+        kn_dbg(KN_DBG_PROTO, p->name, "recompressed %zu bytes to %zu (%s)", len, pp->len,
+                     kn_compression_name(target));
+    }
+    return 0;
+}
