@@ -67,6 +67,7 @@ static kn_partition_t *partition_open(kn_broker_t *b, const char *topic, int32_t
         return NULL;
     }
     p->high_watermark = kn_plog_end_offset(p->log);
+    kn_replica__init_partition(b, p, dir);
     if (b->nparts == b->parts_cap) {
         b->parts_cap = b->parts_cap ? b->parts_cap * 2 : 64;
         b->parts = kn_realloc(b->parts, b->parts_cap * sizeof(*b->parts));
@@ -78,6 +79,9 @@ static kn_partition_t *partition_open(kn_broker_t *b, const char *topic, int32_t
 static void partition_remove(kn_broker_t *b, size_t idx, bool delete_files) {
     kn_partition_t *p = b->parts[idx];
     b->parts[idx] = b->parts[--b->nparts];
+    /* Waiters re-check and find the partition gone. */
+    p->is_leader = false;
+    kn_replica__free_partition(b, p);
     if (delete_files) {
         kn_log(KN_LOG_INFO, p->name, "deleting partition log (topic deleted)");
         int rc = kn_plog_delete(p->log);
@@ -87,6 +91,35 @@ static void partition_remove(kn_broker_t *b, size_t idx, bool delete_files) {
     }
     kn_free(p->topic);
     kn_free(p);
+    kn_fetcher__sync(b);
+}
+
+void kn_broker__remove_partition(kn_broker_t *b, kn_partition_t *p, bool delete_files);
+void kn_broker__remove_partition(kn_broker_t *b, kn_partition_t *p, bool delete_files) {
+    for (size_t i = 0; i < b->nparts; i++)
+        if (b->parts[i] == p) {
+            partition_remove(b, i, delete_files);
+            return;
+        }
+}
+
+kn_partition_t *kn_broker__ensure_partition(kn_broker_t *b, const char *topic, int32_t partition,
+                                            const kn_uuid_t *topic_id);
+kn_partition_t *kn_broker__ensure_partition(kn_broker_t *b, const char *topic, int32_t partition,
+                                            const kn_uuid_t *topic_id) {
+    kn_partition_t *p = kn_broker__partition(b, topic, strlen(topic), partition);
+    if (p) return p;
+    p = partition_open(b, topic, partition, 0, true);
+    if (!p) return NULL;
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/%s", b->log_dir, p->name);
+    if (topic_id) {
+        p->topic_id = *topic_id;
+        kn_partition_metadata_write(dir, topic_id);
+    }
+    p->seen_in_meta = true;
+    kn_log(KN_LOG_INFO, p->name, "created partition log");
+    return p;
 }
 
 /* "topic-12" -> topic, 12. Topic names may contain '-'; the last one splits. */
@@ -114,6 +147,13 @@ static int load_logs(kn_broker_t *b) {
         cp = NULL;
         ncp = 0;
     }
+    kn_checkpoint_entry_t *hwcp = NULL;
+    size_t nhw = 0;
+    snprintf(path, sizeof(path), "%s/%s", b->log_dir, KN_CHECKPOINT_REPLICATION);
+    if (kn_checkpoint_read(path, &hwcp, &nhw) < 0) {
+        hwcp = NULL;
+        nhw = 0;
+    }
     DIR *d = opendir(b->log_dir);
     if (!d) return kn_err_from_errno(errno);
     struct dirent *de;
@@ -136,10 +176,17 @@ static int load_logs(kn_broker_t *b) {
         kn_partition_t *p = partition_open(b, topic, part, rp, clean);
         if (!p) continue;
         kn_partition_metadata_read(path, &p->topic_id);
+        /* A follower must not serve past the HW it last knew; a leader
+         * recomputes it from its ISR. */
+        p->high_watermark = 0;
+        for (size_t i = 0; i < nhw; i++)
+            if (hwcp[i].partition == part && !strcmp(hwcp[i].topic, topic)) p->high_watermark = hwcp[i].offset;
+        if (p->high_watermark > kn_plog_end_offset(p->log)) p->high_watermark = kn_plog_end_offset(p->log);
         n++;
     }
     closedir(d);
     kn_checkpoint_free(cp, ncp);
+    kn_checkpoint_free(hwcp, nhw);
     kn_log(KN_LOG_INFO, NULL, "loaded %d partition logs in %lld ms", n, (long long)(kn_mono_ms() - t0));
     /* From now on a crash must trigger recovery. */
     kn_clean_shutdown_remove(b->log_dir);
@@ -157,6 +204,10 @@ void kn_broker__checkpoint(kn_broker_t *b) {
     snprintf(path, sizeof(path), "%s/%s", b->log_dir, KN_CHECKPOINT_RECOVERY_POINT);
     int rc = kn_checkpoint_write(path, e, b->nparts);
     if (rc < 0) kn_log(KN_LOG_ERROR, NULL, "cannot write %s: %s", path, kn_strerror(rc));
+    for (size_t i = 0; i < b->nparts; i++) e[i].offset = b->parts[i]->high_watermark;
+    snprintf(path, sizeof(path), "%s/%s", b->log_dir, KN_CHECKPOINT_REPLICATION);
+    rc = kn_checkpoint_write(path, e, b->nparts);
+    if (rc < 0) kn_log(KN_LOG_ERROR, NULL, "cannot write %s: %s", path, kn_strerror(rc));
     kn_free(e);
 }
 
@@ -167,7 +218,6 @@ static void reconcile(kn_broker_t *b) {
     int32_t me = b->cfg->broker_id;
     const kn_topic_meta_t *const *topics = NULL;
     size_t nt = kn_cluster_topics(b->cluster, &topics);
-    for (size_t i = 0; i < b->nparts; i++) b->parts[i]->is_leader = false;
     for (size_t i = 0; i < nt; i++) {
         const kn_topic_meta_t *t = topics[i];
         if (t->deleting) continue;
@@ -177,23 +227,15 @@ static void reconcile(kn_broker_t *b) {
             for (int32_t k = 0; k < ps->nreplicas; k++)
                 if (ps->replicas[k] == me) mine = true;
             if (!mine) continue;
-            kn_partition_t *p = kn_broker__partition(b, t->name, strlen(t->name), pi);
-            if (!p) {
-                p = partition_open(b, t->name, pi, 0, true);
-                if (!p) continue;
-                char dir[4096];
-                snprintf(dir, sizeof(dir), "%s/%s", b->log_dir, p->name);
-                p->topic_id = t->id;
-                kn_partition_metadata_write(dir, &t->id);
-                kn_log(KN_LOG_INFO, p->name, "created partition log");
-            }
-            bool was = p->is_leader;
-            p->is_leader = ps->leader == me;
-            if (p->leader_epoch != ps->leader_epoch || was != p->is_leader)
-                kn_log(KN_LOG_INFO, p->name, "%s (leader %d, leader epoch %d, isr size %d)",
-                       p->is_leader ? "leader" : "not leader", ps->leader, ps->leader_epoch, ps->nisr);
-            p->leader_epoch = ps->leader_epoch;
-            if (p->is_leader) p->high_watermark = kn_plog_end_offset(p->log);
+            kn_partition_t *p = kn_broker__ensure_partition(b, t->name, pi, &t->id);
+            if (!p) continue;
+            /* Leadership comes from the controller's LeaderAndIsr; until one
+             * arrives (or with a controller that does not send them) the
+             * ZooKeeper state is applied directly. */
+            if (!p->lai_seen && ps->zk_version >= 0 &&
+                (ps->leader != p->leader || ps->leader_epoch != p->leader_epoch || ps->zk_version != p->partition_epoch))
+                kn_replica__apply_state(b, p, ps->leader, ps->leader_epoch, ps->isr, ps->nisr, ps->replicas,
+                                        ps->nreplicas, ps->zk_version);
         }
     }
     /* Local partitions of topics that no longer exist: deleted. A directory
@@ -245,6 +287,8 @@ static void tick_cb(uv_timer_t *t) {
     kn_broker_t *b = t->data;
     int64_t now = kn_now_ms();
     kn_admin__metadata_changed(b); /* admin timeouts */
+    kn_replica__tick(b, now);
+    kn_produce__expire(b, kn_mono_ms(), false);
     for (size_t i = 0; i < b->nparts; i++) kn_plog_roll_if_due(b->parts[i]->log, now);
     if (b->cfg->log_flush_interval_ms > 0 && now - b->last_flush_ms >= b->cfg->log_flush_interval_ms) {
         for (size_t i = 0; i < b->nparts; i++) kn_plog_flush(b->parts[i]->log);
@@ -274,6 +318,8 @@ static void begin_shutdown(kn_broker_t *b, int exit_code) {
     kn_log(KN_LOG_INFO, NULL, "shutting down: closing listener, answering waiting requests, flushing logs");
     if (b->server) kn_server_stop_accepting(b->server);
     kn_fetch__expire(b, INT64_MAX);
+    kn_produce__expire(b, INT64_MAX, true);
+    kn_replica__shutdown(b);
     /* Waiting admin requests get their replies (timed out) now. */
     while (b->admin_waiters) {
         kn_req_t *r = b->admin_waiters;
@@ -397,6 +443,8 @@ int kn_broker_run(kn_broker_config_t *cfg) {
     b->tick.data = b;
     uv_timer_start(&b->tick, tick_cb, KN_TICK_MS, KN_TICK_MS);
     uv_timer_init(b->loop, &b->fetch_timer);
+    uv_idle_init(b->loop, &b->wake_idle);
+    b->wake_idle.data = b;
     b->fetch_timer.data = b;
     uv_signal_init(b->loop, &b->sigterm);
     b->sigterm.data = b;

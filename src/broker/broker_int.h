@@ -8,6 +8,7 @@
 
 #include "kanal/broker/config.h"
 #include "kanal/cluster/cluster.h"
+#include "kanal/log/epoch.h"
 #include "kanal/log/log.h"
 #include "kanal/net/net.h"
 #include "kanal/proto/types.h"
@@ -59,6 +60,17 @@ struct kn_client_s {
     char ctx[160];           /* "peer client.id" for log lines */
 };
 
+/* What a leader knows of one follower. */
+typedef struct kn_follower_s {
+    int32_t id;
+    int64_t leo;               /* last fetch offset, -1 unknown */
+    int64_t last_caught_up_ms; /* last time it had everything we had */
+    int64_t last_fetch_ms;
+    int64_t last_fetch_leader_leo; /* our log end at its previous fetch */
+} kn_follower_t;
+
+typedef struct kn_fetcher_s kn_fetcher_t;
+
 struct kn_partition_s {
     char *topic;
     int32_t partition;
@@ -70,6 +82,22 @@ struct kn_partition_s {
     kn_uuid_t topic_id;
     bool seen_in_meta;       /* the metadata cache has listed it */
     bool stray_warned;
+    /* replication (replica.c) */
+    bool lai_seen;           /* leadership comes from LeaderAndIsr from now on */
+    int32_t leader;          /* current leader broker id, -1 none */
+    int32_t partition_epoch; /* zk version of the state znode */
+    int32_t *replicas;
+    int32_t nreplicas;
+    int32_t *isr;
+    int32_t nisr;
+    kn_follower_t *followers; /* leader: one per other replica */
+    int32_t nfollowers;
+    bool alter_inflight;      /* an AlterPartition is pending */
+    int64_t leader_start_offset; /* LEO when this broker became leader */
+    kn_epoch_cache_t epochs;  /* leader-epoch-checkpoint */
+    int64_t fetch_backoff_until_ms; /* follower: do not fetch before */
+    bool fetch_inflight;      /* follower: in the current fetch */
+    uint64_t wake_gen;        /* last kn_fetch__wake stamp */
 };
 
 struct kn_broker_s {
@@ -97,6 +125,14 @@ struct kn_broker_s {
     int64_t last_flush_ms;
     int64_t last_checkpoint_ms;
     kn_req_t *admin_waiters; /* CreateTopics/DeleteTopics waiting on metadata */
+    /* replication */
+    int32_t controller_epoch;   /* newest seen in controller requests */
+    kn_fetcher_t *fetchers;     /* one per leader we follow */
+    kn_req_t *parked_produce;   /* acks=all waiting for the high watermark */
+    struct kn_ib_s *ctrl_ib;    /* to the controller (AlterPartition, ...) */
+    int32_t ctrl_ib_id;
+    uv_idle_t wake_idle;        /* deferred parked-fetch wakes */
+    uint64_t wake_gen, wake_done_gen;
 };
 
 /* broker.c */
@@ -140,6 +176,35 @@ int16_t kn_produce__prepare(kn_req_t *r, kn_partition_t *p, uint8_t *data, size_
 void kn_produce__prep_free(kn_produce_prep_t *pp);
 /* Effective topic config value into buf (override, else broker default). */
 const char *kn_broker__topic_config(kn_broker_t *b, const char *topic, const char *key, char *buf, size_t n);
+
+/* replica.c: leadership, high watermark, ISR, controller requests */
+int kn_h_leader_and_isr(kn_req_t *r);
+int kn_h_update_metadata(kn_req_t *r);
+int kn_h_stop_replica(kn_req_t *r);
+int kn_h_offset_for_leader_epoch(kn_req_t *r);
+void kn_replica__init_partition(kn_broker_t *b, kn_partition_t *p, const char *dir);
+void kn_replica__free_partition(kn_broker_t *b, kn_partition_t *p);
+/* Leader: recompute the high watermark; wakes fetches and acks=all. */
+void kn_replica__update_hw(kn_broker_t *b, kn_partition_t *p);
+/* Leader: a follower fetched at fetch_offset (its log end). */
+void kn_replica__follower_fetched(kn_broker_t *b, kn_partition_t *p, int32_t replica, int64_t fetch_offset);
+void kn_replica__tick(kn_broker_t *b, int64_t now_ms);
+int32_t kn_replica__min_isr(kn_broker_t *b, const kn_partition_t *p);
+bool kn_replica__in_isr(const kn_partition_t *p, int32_t id);
+/* Apply a leadership/ISR state (from LeaderAndIsr, or ZooKeeper before a
+ * controller has spoken). */
+void kn_replica__apply_state(kn_broker_t *b, kn_partition_t *p, int32_t leader, int32_t leader_epoch,
+                             const int32_t *isr, int32_t nisr, const int32_t *replicas, int32_t nreplicas,
+                             int32_t partition_epoch);
+void kn_replica__shutdown(kn_broker_t *b);
+/* fetcher.c: followers pull from leaders */
+void kn_fetcher__sync(kn_broker_t *b);
+void kn_fetcher__kick(kn_broker_t *b);
+void kn_fetcher__close_all(kn_broker_t *b);
+/* produce.c: acks=all purgatory */
+void kn_produce__hw_advanced(kn_broker_t *b, kn_partition_t *p);
+void kn_produce__expire(kn_broker_t *b, int64_t now_ms, bool all);
+void kn_produce__cancel_client(kn_broker_t *b, kn_client_t *cl);
 
 /* fetch.c: purgatory */
 void kn_fetch__wake(kn_broker_t *b, kn_partition_t *p);

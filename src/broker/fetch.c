@@ -11,6 +11,7 @@
 
 #include "broker_int.h"
 #include "kanal/proto/gen/fetch.h"
+#include "kanal/log/epoch.h"
 #include "kanal/proto/kerr.h"
 #include "kanal/util/err.h"
 #include "kanal/util/log.h"
@@ -20,6 +21,7 @@ typedef struct fetch_state_s {
     kn_FetchRequest_t req;
     int64_t deadline_ns;
     bool parked;
+    bool follower_noted; /* follower position recorded (first attempt) */
 } fetch_state_t;
 
 static void *falloc(kn_req_t *r, size_t n) {
@@ -61,6 +63,7 @@ static bool fetch_try(kn_req_t *r, bool complete) {
     int64_t total = 0;
     bool have_error = false;
     int32_t max_bytes = req->max_bytes > 0 ? req->max_bytes : 0x7fffffff;
+    bool replica = req->replica_id >= 0;
     /* Reads done in this attempt, to keep or release. */
     size_t nreads = 0, cap = 0;
     kn_plog_read_t *reads = NULL;
@@ -101,7 +104,33 @@ static bool fetch_try(kn_req_t *r, bool complete) {
                 have_error = true;
                 continue;
             }
+            if (r->api_version >= 9 && fp->current_leader_epoch >= 0 && fp->current_leader_epoch != p->leader_epoch) {
+                pd->error_code = fp->current_leader_epoch > p->leader_epoch ? KN_KERR_UNKNOWN_LEADER_EPOCH
+                                                                            : KN_KERR_FENCED_LEADER_EPOCH;
+                have_error = true;
+                continue;
+            }
             int64_t hw = p->high_watermark;
+            /* KIP-320 via Fetch v12: tell a fetcher where its last epoch
+             * ended here if its log goes past that point. */
+            if (r->api_version >= 12 && fp->last_fetched_epoch >= 0) {
+                int32_t e = -1;
+                int64_t end = -1;
+                kn_epoch_cache_end_offset(&p->epochs, fp->last_fetched_epoch, kn_plog_end_offset(p->log), &e, &end);
+                if (e != fp->last_fetched_epoch || end < fp->fetch_offset) {
+                    pd->diverging_epoch.epoch = e;
+                    pd->diverging_epoch.end_offset = end;
+                    pd->high_watermark = hw;
+                    pd->last_stable_offset = hw;
+                    pd->log_start_offset = kn_plog_start_offset(p->log);
+                    have_error = true;
+                    continue;
+                }
+            }
+            if (replica) {
+                if (!st->follower_noted) kn_replica__follower_fetched(b, p, req->replica_id, fp->fetch_offset);
+                hw = p->high_watermark; /* may have moved */
+            }
             pd->high_watermark = hw;
             pd->last_stable_offset = hw; /* no transactions: LSO = HW */
             pd->log_start_offset = kn_plog_start_offset(p->log);
@@ -110,7 +139,9 @@ static bool fetch_try(kn_req_t *r, bool complete) {
                 have_error = true;
                 continue;
             }
-            if (fp->fetch_offset >= hw) continue;
+            /* Followers read up to the log end, consumers up to the HW. */
+            int64_t upto = replica ? kn_plog_end_offset(p->log) : hw;
+            if (fp->fetch_offset >= upto) continue;
             int32_t limit = fp->partition_max_bytes;
             int64_t room = (int64_t)max_bytes - total;
             if (room < limit) limit = (int32_t)(room > 0 ? room : 0);
@@ -118,7 +149,7 @@ static bool fetch_try(kn_req_t *r, bool complete) {
              * batch even past max_bytes; later ones respect it. */
             if (limit <= 0 && total > 0) continue;
             kn_plog_read_t rd;
-            int rc = kn_plog_read(p->log, fp->fetch_offset, limit > 0 ? limit : 1, hw, &rd);
+            int rc = kn_plog_read(p->log, fp->fetch_offset, limit > 0 ? limit : 1, upto, &rd);
             if (rc == KN_ERANGE) {
                 pd->error_code = KN_KERR_OFFSET_OUT_OF_RANGE;
                 have_error = true;
@@ -144,6 +175,7 @@ static bool fetch_try(kn_req_t *r, bool complete) {
             total += rd.len;
         }
     }
+    st->follower_noted = true;
     bool enough = have_error || total >= (int64_t)req->min_bytes;
     if (!complete && !enough) {
         for (size_t k = 0; k < nreads; k++) kn_plog_read_release(&reads[k]);
@@ -177,10 +209,6 @@ int kn_h_fetch(kn_req_t *r) {
     if (rc) return rc;
     r->state = st;
     r->on_free = fetch_free;
-    if (st->req.replica_id >= 0) {
-        /* Follower fetches arrive with replication (cluster issue). */
-        kn_log(KN_LOG_WARN, r->cl->ctx, "replica fetch from broker %d not supported yet", st->req.replica_id);
-    }
     /* Fetch sessions (KIP-227): we never create one (session id 0 means
      * "full fetches only"); an incremental request for an unknown session
      * gets FETCH_SESSION_ID_NOT_FOUND so the client falls back. */
@@ -204,35 +232,51 @@ int kn_h_fetch(kn_req_t *r) {
     return 0;
 }
 
-static bool fetch_reads(kn_req_t *r, kn_partition_t *p) {
-    fetch_state_t *st = r->state;
-    for (int32_t i = 0; i < st->req.topics_count; i++) {
-        kn_FetchRequest_FetchTopic_t *ft = &st->req.topics[i];
-        if (ft->topic.len != (int32_t)strlen(p->topic) || memcmp(ft->topic.p, p->topic, (size_t)ft->topic.len))
-            continue;
-        for (int32_t j = 0; j < ft->partitions_count; j++)
-            if (ft->partitions[j].partition == p->partition) return true;
+/* Wakes are deferred to an idle callback: a wake can come from inside a
+ * fetch being answered (a follower's fetch moves the high watermark), and
+ * answering a request may free it, so the parked list is never walked
+ * re-entrantly. Each wake stamps the partition with a generation; the idle
+ * pass re-tries parked fetches that read a partition stamped since the last
+ * pass. */
+static void wake_idle_cb(uv_idle_t *h) {
+    kn_broker_t *b = h->data;
+    uv_idle_stop(h);
+    uint64_t since = b->wake_done_gen;
+    b->wake_done_gen = b->wake_gen;
+    kn_req_t *list = b->parked;
+    b->parked = NULL;
+    while (list) {
+        kn_req_t *r = list;
+        list = r->park_next;
+        r->park_next = NULL;
+        fetch_state_t *st = r->state;
+        st->parked = false;
+        bool woken = false;
+        for (int32_t i = 0; i < st->req.topics_count && !woken; i++) {
+            kn_FetchRequest_FetchTopic_t *ft = &st->req.topics[i];
+            for (int32_t j = 0; j < ft->partitions_count && !woken; j++) {
+                kn_partition_t *p =
+                    kn_broker__partition(b, ft->topic.p, (size_t)ft->topic.len, ft->partitions[j].partition);
+                if (!p || p->wake_gen > since) woken = true;
+            }
+        }
+        if (!woken || !fetch_try(r, false)) {
+            st->parked = true;
+            r->park_next = b->parked;
+            b->parked = r;
+        }
     }
-    return false;
+    rearm_timer(b);
 }
 
 void kn_fetch__wake(kn_broker_t *b, kn_partition_t *p) {
-    kn_req_t *r = b->parked;
-    bool changed = false;
-    while (r) {
-        kn_req_t *next = r->park_next;
-        if (fetch_reads(r, p)) {
-            unpark(b, r);
-            if (!fetch_try(r, false)) {
-                ((fetch_state_t *)r->state)->parked = true;
-                r->park_next = b->parked;
-                b->parked = r;
-            }
-            changed = true;
-        }
-        r = next;
+    p->wake_gen = ++b->wake_gen;
+    if (!b->parked) {
+        b->wake_done_gen = b->wake_gen;
+        return;
     }
-    if (changed) rearm_timer(b);
+    b->wake_idle.data = b;
+    uv_idle_start(&b->wake_idle, wake_idle_cb);
 }
 
 void kn_fetch__expire(kn_broker_t *b, int64_t now_ns) {

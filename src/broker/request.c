@@ -29,6 +29,10 @@ static kn_handler_fn handler_for(int16_t key) {
     case KN_API_DELETE_TOPICS: return kn_h_delete_topics;
     case KN_API_DESCRIBE_CONFIGS: return kn_h_describe_configs;
     case KN_API_INIT_PRODUCER_ID: return kn_h_init_producer_id;
+    case KN_API_LEADER_AND_ISR: return kn_h_leader_and_isr;
+    case KN_API_UPDATE_METADATA: return kn_h_update_metadata;
+    case KN_API_STOP_REPLICA: return kn_h_stop_replica;
+    case KN_API_OFFSET_FOR_LEADER_EPOCH: return kn_h_offset_for_leader_epoch;
     default: return NULL;
     }
 }
@@ -248,6 +252,7 @@ void kn_client__on_close(void *ud, kn_conn_t *c, kn_close_reason_t why) {
     kn_dbg(KN_DBG_NET, cl->ctx, "connection closed (reason %d)", (int)why);
     cl->closed = true;
     kn_fetch__cancel_client(b, cl);
+    kn_produce__cancel_client(b, cl);
     kn_admin__cancel_client(b, cl);
     kn_req_t *r = cl->head;
     while (r) {

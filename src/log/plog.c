@@ -292,8 +292,8 @@ int kn_plog_roll_if_due(kn_plog_t *l, int64_t now_ms) {
     return plog_roll(l, "segment.ms");
 }
 
-int kn_plog_append(kn_plog_t *l, uint8_t *batches, size_t len, int64_t now_ms,
-                   int64_t *base_offset_out, int64_t *last_offset_out) {
+static int plog_append(kn_plog_t *l, uint8_t *batches, size_t len, int64_t now_ms, bool keep_offsets,
+                       int64_t *base_offset_out, int64_t *last_offset_out) {
     kn_batch_iter_t it;
     kn_batch_hdr_t h;
     const uint8_t *b;
@@ -303,9 +303,18 @@ int kn_plog_append(kn_plog_t *l, uint8_t *batches, size_t len, int64_t now_ms,
     int r;
     if (len == 0 || len > INT32_MAX) return KN_EINVAL;
     kn_batch_iter_init(&it, batches, len);
+    int64_t expect = active(l)->seg_next;
     while ((r = kn_batch_iter_next(&it, &h, &b, &sz)) == 1) {
         if (h.last_offset_delta < 0) return KN_EINVAL;
-        noff += (int64_t)h.last_offset_delta + 1;
+        if (keep_offsets) {
+            /* Replicated batches keep the leader's offsets: they must
+             * follow the log end, in order (gaps allowed after compaction). */
+            if (h.base_offset < expect) return KN_ERANGE;
+            expect = kn_batch_last_offset(&h) + 1;
+            noff = expect - active(l)->seg_next;
+        } else {
+            noff += (int64_t)h.last_offset_delta + 1;
+        }
         nbatches++;
     }
     if (r < 0) return KN_EINVAL;
@@ -331,7 +340,13 @@ int kn_plog_append(kn_plog_t *l, uint8_t *batches, size_t len, int64_t now_ms,
     }
 
     int64_t base = s->seg_next;
-    kn_batches_assign_offsets(batches, len, base);
+    if (keep_offsets) {
+        kn_batch_parse_header(batches, len, &h);
+        base = h.base_offset;
+        noff = expect - base;
+    } else {
+        kn_batches_assign_offsets(batches, len, base);
+    }
     int64_t pos0 = s->seg_size;
     int rc = kn_log__pwrite_all(s->seg_log_fd, batches, len, pos0);
     if (rc) goto undo_log;
@@ -379,6 +394,16 @@ undo_log:
         kn_log(KN_LOG_ERROR, l->pl_name, "cannot truncate back to %" PRId64 ": %s", pos0,
                strerror(errno));
     return rc == KN_ENOSPC ? KN_ENOSPC : KN_EIO;
+}
+
+int kn_plog_append(kn_plog_t *l, uint8_t *batches, size_t len, int64_t now_ms, int64_t *base_offset_out,
+                   int64_t *last_offset_out) {
+    return plog_append(l, batches, len, now_ms, false, base_offset_out, last_offset_out);
+}
+
+int kn_plog_append_replica(kn_plog_t *l, uint8_t *batches, size_t len, int64_t now_ms, int64_t *base_offset_out,
+                           int64_t *last_offset_out) {
+    return plog_append(l, batches, len, now_ms, true, base_offset_out, last_offset_out);
 }
 
 /* Index of the segment that holds offset (last with base <= offset). */

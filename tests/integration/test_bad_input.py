@@ -130,7 +130,7 @@ def api_versions_unsupported(b):
     with b.connect() as c:
         v3 = c.api_versions(3)
         h.eq(v3["error"], kw.NONE, "ApiVersions v3 error")
-        want = {kw.API_VERSIONS: (0, 3), kw.METADATA: (0, 9), kw.PRODUCE: (3, 9), kw.FETCH: (4, 11),
+        want = {kw.API_VERSIONS: (0, 3), kw.METADATA: (0, 9), kw.PRODUCE: (3, 9), kw.FETCH: (4, 12),
                 kw.LIST_OFFSETS: (1, 6), kw.CREATE_TOPICS: (0, 4)}
         for k, rng in want.items():
             h.eq(v3["api_keys"].get(k), rng, "advertised range of ApiKey %d" % k)

@@ -60,6 +60,12 @@ int kn_plog_open(const char *dir, const char *name, const kn_log_config_t *cfg,
 int kn_plog_append(kn_plog_t *l, uint8_t *batches, size_t len, int64_t now_ms,
                    int64_t *base_offset_out, int64_t *last_offset_out);
 
+/* Append batches fetched from the leader, keeping their offsets: the first
+ * base offset must be >= the log end offset and batches must be in order
+ * (KN_ERANGE otherwise). Same failure rules as kn_plog_append. */
+int kn_plog_append_replica(kn_plog_t *l, uint8_t *batches, size_t len, int64_t now_ms,
+                           int64_t *base_offset_out, int64_t *last_offset_out);
+
 /* A range of whole batches in a segment file, for sendfile. */
 typedef struct kn_plog_read_s {
     int fd;            /* segment .log fd, valid while seg is held */
