@@ -176,6 +176,8 @@ int16_t kn_produce__prepare(kn_req_t *r, kn_partition_t *p, uint8_t *data, size_
 void kn_produce__prep_free(kn_produce_prep_t *pp);
 /* Effective topic config value into buf (override, else broker default). */
 const char *kn_broker__topic_config(kn_broker_t *b, const char *topic, const char *key, char *buf, size_t n);
+/* A read range holds a zstd batch (reads the batch headers). */
+bool kn_broker__range_has_zstd(const kn_plog_read_t *rd);
 
 /* replica.c: leadership, high watermark, ISR, controller requests */
 int kn_h_leader_and_isr(kn_req_t *r);

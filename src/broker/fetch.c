@@ -163,6 +163,13 @@ static bool fetch_try(kn_req_t *r, bool complete) {
                 continue;
             }
             if (rd.len <= 0) continue;
+            /* Clients below Fetch v10 cannot read zstd (KIP-110). */
+            if (r->api_version < 10 && kn_broker__range_has_zstd(&rd)) {
+                kn_plog_read_release(&rd);
+                pd->error_code = KN_KERR_UNSUPPORTED_COMPRESSION_TYPE;
+                have_error = true;
+                continue;
+            }
             if (nreads == cap) {
                 cap = cap ? cap * 2 : 8;
                 reads = kn_realloc(reads, cap * sizeof(*reads));

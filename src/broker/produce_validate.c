@@ -6,6 +6,7 @@
  * Loop thread. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker_int.h"
 #include "kanal/proto/batch.h"
@@ -89,6 +90,7 @@ int16_t kn_produce__prepare(kn_req_t *r, kn_partition_t *p, uint8_t *data, size_
     }
 
     size_t cap = 0;
+    if (rebuild) pp->len = 0; /* from here on: bytes written to owned */
     kn_batch_iter_init(&it, data, len);
     while (kn_batch_iter_next(&it, &h, &bp, &sz) == 1) {
         int codec = h.attributes & KN_BATCH_ATTR_COMPRESSION_MASK;
@@ -146,4 +148,19 @@ int16_t kn_produce__prepare(kn_req_t *r, kn_partition_t *p, uint8_t *data, size_
                      kn_compression_name(target));
     }
     return 0;
+}
+
+bool kn_broker__range_has_zstd(const kn_plog_read_t *rd) {
+    int64_t pos = rd->file_pos, end = rd->file_pos + rd->len;
+    uint8_t hdr[KN_BATCH_HEADER_SIZE];
+    while (pos + KN_BATCH_HEADER_SIZE <= end) {
+        ssize_t n = pread(rd->fd, hdr, sizeof(hdr), (off_t)pos);
+        if (n != (ssize_t)sizeof(hdr)) return false;
+        kn_batch_hdr_t h;
+        kn_batch_parse_header(hdr, sizeof(hdr), &h);
+        if ((h.attributes & KN_BATCH_ATTR_COMPRESSION_MASK) == KN_COMPRESSION_ZSTD) return true;
+        if (h.batch_length < KN_BATCH_MIN_LENGTH) return false;
+        pos += kn_batch_size(&h);
+    }
+    return false;
 }

@@ -110,8 +110,8 @@ def unsupported_version(b):
         c.send(kw.METADATA, 99, kw.metadata_v1_body(None))
         expect_closed(c, "Metadata v99")
     with b.connect() as c:
-        c.send(kw.PRODUCE, 2, kw.produce_v3_body(TOPIC, 0, kw.message_v1(b"k", b"v"))[2:])
-        expect_closed(c, "Produce v2 (below the advertised minimum 3)")
+        c.send(kw.FETCH, 3, kw.fetch_v4_body(TOPIC, 0, 0)[:-1])
+        expect_closed(c, "Fetch v3 (below the advertised minimum 4)")
 
 
 def api_versions_unsupported(b):
@@ -130,7 +130,7 @@ def api_versions_unsupported(b):
     with b.connect() as c:
         v3 = c.api_versions(3)
         h.eq(v3["error"], kw.NONE, "ApiVersions v3 error")
-        want = {kw.API_VERSIONS: (0, 3), kw.METADATA: (0, 9), kw.PRODUCE: (3, 9), kw.FETCH: (4, 12),
+        want = {kw.API_VERSIONS: (0, 3), kw.METADATA: (0, 9), kw.PRODUCE: (0, 9), kw.FETCH: (4, 12),
                 kw.LIST_OFFSETS: (1, 6), kw.CREATE_TOPICS: (0, 4)}
         for k, rng in want.items():
             h.eq(v3["api_keys"].get(k), rng, "advertised range of ApiKey %d" % k)

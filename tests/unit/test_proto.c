@@ -938,7 +938,7 @@ static void test_api_table(void **state) {
     const kn_api_info_t *p = kn_api_info(KN_API_PRODUCE);
     assert_non_null(p);
     assert_string_equal(p->name, "Produce");
-    assert_int_equal(p->min_version, 3);
+    assert_int_equal(p->min_version, 0); /* librdkafka 2.0 compresses only if Produce v0 is advertised */
     assert_int_equal(p->max_version, 9);
     assert_int_equal(p->first_flexible, 9);
     assert_int_equal(KN_API_FETCH, 1);

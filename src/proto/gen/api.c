@@ -5,7 +5,7 @@
 
 
 static const kn_api_info_t apis[33] = {
-    {KN_API_PRODUCE, "Produce", 3, 9, 0, 11, 9},
+    {KN_API_PRODUCE, "Produce", 0, 9, 0, 11, 9},
     {KN_API_FETCH, "Fetch", 4, 12, 0, 17, 12},
     {KN_API_LIST_OFFSETS, "ListOffsets", 1, 6, 0, 9, 6},
     {KN_API_METADATA, "Metadata", 0, 9, 0, 12, 9},
