@@ -25,7 +25,7 @@ static const kn_api_info_t apis[33] = {
     {KN_API_API_VERSIONS, "ApiVersions", 0, 3, 0, 4, 3},
     {KN_API_CREATE_TOPICS, "CreateTopics", 0, 4, 0, 7, 5},
     {KN_API_DELETE_TOPICS, "DeleteTopics", 0, 4, 0, 6, 4},
-    {KN_API_DELETE_RECORDS, "DeleteRecords", -1, -1, 0, 2, 2},
+    {KN_API_DELETE_RECORDS, "DeleteRecords", 0, 2, 0, 2, 2},
     {KN_API_INIT_PRODUCER_ID, "InitProducerId", 0, 4, 0, 5, 2},
     {KN_API_OFFSET_FOR_LEADER_EPOCH, "OffsetForLeaderEpoch", 0, 4, 0, 4, 4},
     {KN_API_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 2, 0, 4, 4},
