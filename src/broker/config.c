@@ -732,7 +732,7 @@ void kn_broker_config_defaults(kn_broker_config_t *c) {
     memset(c, 0, sizeof(*c));
     for (size_t i = 0; i < NBDEFS; i++) {
         const bdef_t *d = &bdefs[i];
-        pval_t v;
+        pval_t v = {0};
         char err[256];
         if (!d->def) {
             if (d->type != KN_CFG_STRING && d->type != KN_CFG_LIST) {
@@ -815,7 +815,7 @@ static int unknown_key(const char *key, const char *where, char *err, size_t err
 static int set_idx(kn_broker_config_t *c, size_t i, const char *value, const char *where, char *err,
                    size_t errsz) {
     const bdef_t *d = &bdefs[i];
-    pval_t v;
+    pval_t v = {0};
     int rc = parse_value("config key", d->name, value, where, d->type, d->min, d->max, d->choices, d->check.fn,
                          &v, err, errsz);
     if (rc) return rc;
@@ -1249,7 +1249,7 @@ int kn_topic_config_validate(const char *key, const char *value, char *err, size
             seterr(err, errsz, "unknown topic config key '%s'", key);
         return KN_EINVAL;
     }
-    pval_t v;
+    pval_t v = {0};
     int rc = parse_value("topic config key", key, value, "", t->type, t->min, t->max, t->choices, NULL, &v, err,
                          errsz);
     kn_free(v.s);
