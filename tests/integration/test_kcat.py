@@ -12,7 +12,7 @@ import harness as h  # noqa: E402
 KCAT = "kcat"
 
 
-def kcat(cluster, *args, input=None, timeout=60):
+def kcat(cluster, *args, input=None, timeout=30):
     return h.run_cmd([KCAT, "-b", cluster.bootstrap, "-X", "socket.timeout.ms=10000"] + list(args),
                      input=input, timeout=timeout)
 

@@ -68,7 +68,7 @@ def offsets_for_times(c):
 def kcat_by_time(c):
     ts = T0 + 4 * STEP - 1
     out = h.run_cmd(["kcat", "-b", c.bootstrap, "-C", "-t", TOPIC, "-p", "0", "-o", "s@%d" % ts,
-                     "-e", "-q", "-f", "%o %T %s\\n"], timeout=60).stdout.decode().splitlines()
+                     "-e", "-q", "-f", "%o %T %s\\n"], timeout=30).stdout.decode().splitlines()
     want = ["%d %d v%d" % (i, T0 + i * STEP, i) for i in range(4, N)]
     h.eq(out, want, "kcat -o s@<ts> output")
 
