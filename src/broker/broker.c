@@ -67,6 +67,8 @@ static kn_partition_t *partition_open(kn_broker_t *b, const char *topic, int32_t
         return NULL;
     }
     p->high_watermark = kn_plog_end_offset(p->log);
+    kn_pstate_init(&p->pstate);
+    kn_pstate_load(&p->pstate, dir, p->log, p->name); /* snapshot + replay of the tail */
     kn_replica__init_partition(b, p, dir);
     if (b->nparts == b->parts_cap) {
         b->parts_cap = b->parts_cap ? b->parts_cap * 2 : 64;
@@ -87,8 +89,15 @@ static void partition_remove(kn_broker_t *b, size_t idx, bool delete_files) {
         int rc = kn_plog_delete(p->log);
         if (rc < 0) kn_log(KN_LOG_ERROR, p->name, "delete failed: %s", kn_strerror(rc));
     } else {
+        /* Clean close: a snapshot at the log end makes the next open cheap. */
+        if (p->pstate.n) {
+            char dir[4096];
+            snprintf(dir, sizeof(dir), "%s/%s", b->log_dir, p->name);
+            kn_pstate_write_snapshot(&p->pstate, dir, kn_plog_end_offset(p->log), p->name);
+        }
         kn_plog_close(p->log);
     }
+    kn_pstate_free(&p->pstate);
     kn_free(p->topic);
     kn_free(p);
     kn_fetcher__sync(b);
@@ -194,6 +203,17 @@ static int load_logs(kn_broker_t *b) {
 }
 
 void kn_broker__checkpoint(kn_broker_t *b) {
+    /* Producer snapshots on segment roll (Kafka takes one per new segment). */
+    for (size_t i = 0; i < b->nparts; i++) {
+        kn_partition_t *p = b->parts[i];
+        int nseg = kn_plog_segment_count(p->log);
+        if (p->pstate.n && nseg != p->pstate.nsegments_at_snapshot) {
+            char dir[4096];
+            snprintf(dir, sizeof(dir), "%s/%s", b->log_dir, p->name);
+            if (kn_pstate_write_snapshot(&p->pstate, dir, kn_plog_end_offset(p->log), p->name) == 0)
+                p->pstate.nsegments_at_snapshot = nseg;
+        }
+    }
     kn_checkpoint_entry_t *e = kn_calloc(b->nparts ? b->nparts : 1, sizeof(*e));
     for (size_t i = 0; i < b->nparts; i++) {
         e[i].topic = b->parts[i]->topic;

@@ -14,6 +14,7 @@
 #include "kanal/proto/types.h"
 #include "kanal/util/buf.h"
 #include "kanal/util/mem.h"
+#include "producer_state_int.h"
 
 typedef struct kn_broker_s kn_broker_t;
 typedef struct kn_client_s kn_client_t;
@@ -82,6 +83,7 @@ struct kn_partition_s {
     kn_uuid_t topic_id;
     bool seen_in_meta;       /* the metadata cache has listed it */
     bool stray_warned;
+    kn_pstate_t pstate;      /* idempotent producers (producer_state.c) */
     /* replication (replica.c) */
     bool lai_seen;           /* leadership comes from LeaderAndIsr from now on */
     int32_t leader;          /* current leader broker id, -1 none */
@@ -178,6 +180,10 @@ void kn_produce__prep_free(kn_produce_prep_t *pp);
 const char *kn_broker__topic_config(kn_broker_t *b, const char *topic, const char *key, char *buf, size_t n);
 /* A read range holds a zstd batch (reads the batch headers). */
 bool kn_broker__range_has_zstd(const kn_plog_read_t *rd);
+/* Sequence/epoch checks of the prepared batches against p->pstate: 0 (append,
+ * or *is_dup with *dup = the cached batch to answer with) or a Kafka error. */
+int16_t kn_produce__check_idempotence(kn_req_t *r, kn_partition_t *p, const kn_produce_prep_t *pp, bool *is_dup,
+                                      kn_pstate_batch_t *dup);
 
 /* replica.c: leadership, high watermark, ISR, controller requests */
 int kn_h_leader_and_isr(kn_req_t *r);

@@ -45,8 +45,23 @@ static int16_t produce_partition(kn_req_t *r, int16_t acks, kn_str_t topic, int3
     kn_produce_prep_t prep;
     int16_t kerr = kn_produce__prepare(r, p, (uint8_t *)rec->p, (size_t)rec->len, &prep);
     if (kerr) return kerr;
+    /* Idempotent producers (producer_state.c): a retried batch that matches
+     * one of the producer's last 5 gets NONE with its original offsets. */
+    bool is_dup = false;
+    kn_pstate_batch_t dup;
+    kerr = kn_produce__check_idempotence(r, p, &prep, &is_dup, &dup);
+    if (kerr || is_dup) {
+        kn_produce__prep_free(&prep);
+        if (is_dup) {
+            pr->base_offset = dup.first_offset;
+            pr->log_start_offset = kn_plog_start_offset(p->log);
+            *required = dup.last_offset + 1;
+        }
+        return kerr;
+    }
     int64_t base = 0, last = 0;
     int rc = kn_plog_append(p->log, prep.data, prep.len, kn_now_ms(), &base, &last);
+    if (rc == 0) kn_pstate_update_blob(&p->pstate, prep.data, prep.len);
     kn_produce__prep_free(&prep);
     if (rc < 0) {
         kn_log(KN_LOG_ERROR, p->name, "append failed: %s", kn_strerror(rc));

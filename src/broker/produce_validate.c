@@ -164,3 +164,48 @@ bool kn_broker__range_has_zstd(const kn_plog_read_t *rd) {
     }
     return false;
 }
+
+int16_t kn_produce__check_idempotence(kn_req_t *r, kn_partition_t *p, const kn_produce_prep_t *pp, bool *is_dup,
+                                      kn_pstate_batch_t *dup) {
+    *is_dup = false;
+    kn_batch_iter_t it;
+    kn_batch_hdr_t h;
+    const uint8_t *bp;
+    size_t sz;
+    int64_t prev_pid = -1;
+    int32_t prev_last = -1;
+    int16_t prev_epoch = -1;
+    kn_batch_iter_init(&it, pp->data, pp->len);
+    while (kn_batch_iter_next(&it, &h, &bp, &sz) == 1) {
+        if (h.producer_id < 0) continue;
+        if (h.base_sequence < 0) return KN_KERR_INVALID_RECORD; /* idempotent batches carry a sequence */
+        int32_t last_seq = (int32_t)(((int64_t)h.base_sequence + h.last_offset_delta) % ((int64_t)INT32_MAX + 1));
+        int16_t kerr = 0;
+        if (h.producer_id == prev_pid) {
+            /* A later batch of the same producer in this request follows the previous one. */
+            if (h.producer_epoch != prev_epoch || (int64_t)h.base_sequence != (int64_t)prev_last + 1)
+                kerr = KN_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+        } else {
+            int rc = kn_pstate_check(&p->pstate, h.producer_id, h.producer_epoch, h.base_sequence, last_seq, dup,
+                                     &kerr);
+            if (rc == KN_PSTATE_DUPLICATE) {
+                kn_log(KN_LOG_INFO, r->cl->ctx, "%s: producer %lld epoch %d seq %d..%d is a duplicate of offsets "
+                       "%lld..%lld: not appended", p->name, (long long)h.producer_id, h.producer_epoch,
+                       h.base_sequence, last_seq, (long long)dup->first_offset, (long long)dup->last_offset);
+                *is_dup = true;
+                return 0;
+            }
+        }
+        if (kerr) {
+            const kn_pstate_entry_t *e = kn_pstate_find(&p->pstate, h.producer_id);
+            kn_log(KN_LOG_WARN, r->cl->ctx, "%s: producer %lld epoch %d seq %d: %s (current epoch %d, last seq %d)",
+                   p->name, (long long)h.producer_id, h.producer_epoch, h.base_sequence, kn_kerr_name(kerr),
+                   e ? e->epoch : -1, e && e->nbatches ? e->b[e->nbatches - 1].last_seq : -1);
+            return kerr;
+        }
+        prev_pid = h.producer_id;
+        prev_epoch = h.producer_epoch;
+        prev_last = last_seq;
+    }
+    return 0;
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""Idempotent producers (issue 7 item 4) against one broker, Kafka 3.9's
+answers: a resent batch gets NONE with its original offset and is not
+appended; a sequence gap OUT_OF_ORDER_SEQUENCE_NUMBER (45); a stale epoch
+INVALID_PRODUCER_EPOCH (47); a new epoch must start at 0; dedup survives a
+clean restart (snapshot) and a kill -9 (replay of the log); an idempotent
+confluent-kafka producer writes every record exactly once."""
+
+import glob
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+import kafka_wire as kw  # noqa: E402
+
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+
+OUT_OF_ORDER = 45
+INVALID_EPOCH = 47
+TOPIC = "idem"
+
+
+def batch(pid, epoch, seq, n=2, tag=b"v"):
+    return kw.record_batch([(b"k%d" % (seq + i), tag + b"%d" % (seq + i)) for i in range(n)],
+                           producer_id=pid, producer_epoch=epoch, base_sequence=seq)
+
+
+def end_offset(conn):
+    return conn.list_offset(TOPIC, 0, kw.LATEST)["offset"]
+
+
+def produce(c, blob):
+    with kw.Connection("127.0.0.1", c.broker(0).port) as conn:
+        return conn.produce(TOPIC, 0, blob)
+
+
+def dedup_and_errors(c):
+    c.create_topic(TOPIC, partitions=1)
+    with kw.Connection("127.0.0.1", c.broker(0).port) as conn:
+        r0 = conn.produce(TOPIC, 0, batch(4000, 0, 0))
+        h.eq((r0["error"], r0["base_offset"]), (0, 0), "first batch")
+        r1 = conn.produce(TOPIC, 0, batch(4000, 0, 2))
+        h.eq((r1["error"], r1["base_offset"]), (0, 2), "second batch")
+        # resend of the first (still in the 5-batch window): original offset, no append
+        d = conn.produce(TOPIC, 0, batch(4000, 0, 0))
+        h.eq((d["error"], d["base_offset"]), (0, 0), "duplicate of the first batch")
+        h.eq(end_offset(conn), 4, "log end after the duplicate")
+        # gap: next expected sequence is 4
+        h.eq(conn.produce(TOPIC, 0, batch(4000, 0, 7))["error"], OUT_OF_ORDER, "sequence gap")
+        # new epoch must start at 0
+        h.eq(conn.produce(TOPIC, 0, batch(4000, 1, 4))["error"], OUT_OF_ORDER, "new epoch at seq 4")
+        h.eq(conn.produce(TOPIC, 0, batch(4000, 1, 0))["error"], 0, "new epoch at seq 0")
+        # the old epoch is now fenced
+        h.eq(conn.produce(TOPIC, 0, batch(4000, 0, 4))["error"], INVALID_EPOCH, "stale epoch")
+        # a producer the broker has no state for is accepted at any sequence (3.x)
+        h.eq(conn.produce(TOPIC, 0, batch(4001, 0, 17))["error"], 0, "unknown producer at seq 17")
+        # non-idempotent batches are never deduplicated
+        plain = kw.record_batch([(b"p", b"q")])
+        a, b = conn.produce(TOPIC, 0, plain), conn.produce(TOPIC, 0, plain)
+        h.eq(b["base_offset"], a["base_offset"] + 1, "plain batches both appended")
+        h.eq(end_offset(conn), 10, "log end")
+
+
+def survives_restart(c):
+    b = c.broker(0)
+    b.restart()
+    snaps = glob.glob(os.path.join(b.log_dir, TOPIC + "-0", "*.snapshot"))
+    h.expect(snaps, "no producer snapshot written on clean shutdown")
+    d = produce(c, batch(4000, 1, 0))
+    h.eq((d["error"], d["base_offset"]), (0, 4), "duplicate after a clean restart")
+    d = produce(c, batch(4001, 0, 17))
+    h.eq((d["error"], d["base_offset"]), (0, 6), "other producer's duplicate after a clean restart")
+    r = produce(c, batch(4000, 1, 2))
+    h.eq((r["error"], r["base_offset"]), (0, 10), "next batch after restart")
+    b.kill9()
+    b.start()
+    d = produce(c, batch(4000, 1, 2))
+    h.eq((d["error"], d["base_offset"]), (0, 10), "duplicate after kill -9 (replayed from the log)")
+    h.eq(produce(c, batch(4000, 1, 9))["error"], OUT_OF_ORDER, "gap after kill -9")
+
+
+def confluent_exactly_once(c):
+    topic = "idem-rdk"
+    c.create_topic(topic, partitions=2)
+    p = Producer({"bootstrap.servers": c.bootstrap, "enable.idempotence": True, "linger.ms": 5})
+    n = 2000
+    for i in range(n):
+        p.produce(topic, key=b"%d" % i, value=b"x%d" % i, partition=i % 2)
+        if i % 500 == 0:
+            p.poll(0)
+    h.eq(p.flush(30), 0, "undelivered")
+    cons = Consumer({"bootstrap.servers": c.bootstrap, "group.id": "idem-it", "enable.auto.commit": False})
+    cons.assign([TopicPartition(topic, 0, 0), TopicPartition(topic, 1, 0)])
+    seen = []
+    import time
+    deadline = time.monotonic() + h.scaled(30)
+    while len(seen) < n and time.monotonic() < deadline:
+        m = cons.poll(0.5)
+        if m is not None and not m.error():
+            seen.append(int(m.key()))
+    cons.close()
+    h.eq(sorted(seen), list(range(n)), "each record exactly once")
+
+
+def body(run):
+    with h.Cluster(brokers=1, name="idempotence") as c:
+        run.case("duplicate resend, gap, epochs", dedup_and_errors, c)
+        run.case("dedup survives a clean restart and kill -9", survives_restart, c)
+        run.case("confluent-kafka idempotent producer: no duplicates", confluent_exactly_once, c)
+
+
+if __name__ == "__main__":
+    h.main("idempotence", 200, body)
