@@ -87,6 +87,13 @@ int kn_cluster_new(uv_loop_t *loop, const kn_cluster_config_t *cfg, const kn_clu
     c->rack = cfg->rack ? kn_strdup(cfg->rack) : NULL;
     c->default_partitions = cfg->default_num_partitions > 0 ? cfg->default_num_partitions : 1;
     c->default_rf = cfg->default_replication_factor > 0 ? cfg->default_replication_factor : 1;
+    c->unclean_default = cfg->unclean_leader_election_enable;
+    c->auto_rebalance = cfg->auto_leader_rebalance_enable;
+    c->imbalance_check_ms =
+        (cfg->leader_imbalance_check_interval_seconds > 0 ? cfg->leader_imbalance_check_interval_seconds : 300) * 1000;
+    c->imbalance_pct = cfg->leader_imbalance_per_broker_percentage > 0 ? cfg->leader_imbalance_per_broker_percentage : 10;
+    c->ctrl_request_timeout_ms = cfg->controller_socket_timeout_ms > 0 ? cfg->controller_socket_timeout_ms : 30000;
+    c->delete_timeout_ms = cfg->topic_delete_timeout_ms > 0 ? cfg->topic_delete_timeout_ms : 10000;
     snprintf(c->ctx, sizeof(c->ctx), "zk");
     c->controller_id = -1;
     c->ctrl_epoch = -1;
@@ -95,12 +102,14 @@ int kn_cluster_new(uv_loop_t *loop, const kn_cluster_config_t *cfg, const kn_clu
     pthread_mutex_init(&c->mu, NULL);
     uv_async_init(loop, &c->async, kn_cluster__drain);
     c->async.data = c;
-    uv_timer_t *timers[] = {&c->connect_timer, &c->stale_timer, &c->notify_timer, &c->retry_timer};
-    for (size_t i = 0; i < 4; i++) {
+    uv_timer_t *timers[] = {&c->connect_timer, &c->stale_timer, &c->notify_timer, &c->retry_timer,
+                            &c->chan_timer,    &c->ctrl_tick,   &c->cs_timer};
+    size_t ntimers = sizeof(timers) / sizeof(timers[0]);
+    for (size_t i = 0; i < ntimers; i++) {
         uv_timer_init(loop, timers[i]);
         timers[i]->data = c;
     }
-    c->open_handles = 5;
+    c->open_handles = 1 + (int)ntimers;
     zoo_set_debug_level((kn_log_debug_mask & KN_DBG_ZK) ? ZOO_LOG_LEVEL_INFO : ZOO_LOG_LEVEL_WARN);
     *out = c;
     return 0;
@@ -231,6 +240,9 @@ static void free_snapshot(kn_cluster_t *c) {
 }
 
 static void really_free(kn_cluster_t *c) {
+    kn_cluster__chan_free(c);
+    kn_free(c->shut_ids);
+    kn_free(c->shut_epochs);
     clear_cache(c);
     free_snapshot(c);
     pthread_mutex_destroy(&c->mu);
@@ -262,6 +274,9 @@ static void close_handles(kn_cluster_t *c) {
     uv_close((uv_handle_t *)&c->stale_timer, handle_closed);
     uv_close((uv_handle_t *)&c->notify_timer, handle_closed);
     uv_close((uv_handle_t *)&c->retry_timer, handle_closed);
+    uv_close((uv_handle_t *)&c->chan_timer, handle_closed);
+    uv_close((uv_handle_t *)&c->ctrl_tick, handle_closed);
+    uv_close((uv_handle_t *)&c->cs_timer, handle_closed);
 }
 
 static void maybe_finish_stop(kn_cluster_t *c) {
@@ -272,8 +287,16 @@ static void maybe_finish_stop(kn_cluster_t *c) {
     close_handles(c);
 }
 
+/* The controller role and its requests end with the session. */
+static void drop_controller_work(kn_cluster_t *c) {
+    kn_cluster__chan_close(c);
+    kn_cluster__waits_drop(c, 7 /* REQUEST_TIMED_OUT */);
+    kn_cluster__cs_free(c);
+}
+
 static void finish_close(kn_cluster_t *c) {
     if (c->closing) return;
+    drop_controller_work(c);
     c->closing = true;
     uv_timer_stop(&c->retry_timer);
     close_session(c);
@@ -330,6 +353,7 @@ void kn_cluster_free(kn_cluster_t *c) {
         c->sess = NULL;
     }
     c->free_on_close = true;
+    drop_controller_work(c);
     if (!c->handles_closing) {
         kn_cluster__drain(&c->async);
         close_handles(c);

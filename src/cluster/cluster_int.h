@@ -38,7 +38,7 @@ struct kn_zop_s {
     char *abs;          /* with the chroot */
     char *arg;          /* owned string (topic name, ...) */
     char *arg2;         /* owned string (data for a follow-up write) */
-    int32_t i1, i2;
+    int32_t i1, i2, i3;
     bool counted;       /* part of load_pending */
     kn_cluster_done_cb ucb; /* admin completion, called with an error if the op is dropped */
     void *uud;
@@ -82,6 +82,9 @@ typedef struct kn_ctopic_s {
     size_t ncfg;
     bool deleting;
     bool del_busy; /* controller deletion in flight */
+    int32_t del_wait;     /* StopReplica(delete) replies still awaited */
+    int64_t del_deadline; /* ms: remove the znodes by then whatever the replies */
+    bool del_znodes;      /* znode removal issued */
     bool parent_ok; /* controller made .../partitions */
     bool cfg_loaded;
 } kn_ctopic_t;
@@ -170,6 +173,22 @@ struct kn_cluster_s {
     bool electing;
     int32_t ctrl_epoch;          /* our epoch while controller; last seen otherwise */
     int32_t ctrl_epoch_zkversion; /* fencing: /controller_epoch version after our election */
+    struct kn_chan_s *chan;       /* controller channel (channel.c), while controller */
+    uv_timer_t chan_timer;        /* channel: send queued requests, retry backoff */
+    uv_timer_t ctrl_tick;         /* controller: deletion deadlines, auto rebalance */
+    int64_t next_rebalance_ms;
+    /* brokers in controlled shutdown (id, epoch): no longer eligible to lead
+     * or join an ISR; forgotten when their registration goes or changes */
+    int32_t *shut_ids;
+    int64_t *shut_epochs;
+    size_t nshut;
+    struct kn_ctrl_wait_s *waits; /* ControlledShutdown / ElectLeaders / AlterPartition in progress */
+    /* controller settings */
+    bool unclean_default, auto_rebalance;
+    int32_t imbalance_check_ms, imbalance_pct, ctrl_request_timeout_ms, delete_timeout_ms;
+    /* ControlledShutdown client (requests.c) */
+    struct kn_csclient_s *cs;
+    uv_timer_t cs_timer;
 
     /* snapshot (public view) */
     kn_snap_topic_t **snap_topics;
@@ -211,6 +230,48 @@ void kn_cluster__fatal(kn_cluster_t *c, const char *fmt, ...) __attribute__((for
 bool kn_cluster__conn_err(int rc);
 
 /* controller.c */
+/* Eligible (registered, not shutting down) and registered brokers, with
+ * their epochs, into caller arrays of c->nbrokers entries. */
+void kn_cluster__live_sets(const kn_cluster_t *c, int32_t *elig_ids, int64_t *elig_ep, int32_t *nelig,
+                           int32_t *reg_ids, int64_t *reg_ep, int32_t *nreg);
+bool kn_cluster__unclean_for(const kn_cluster_t *c, const kn_ctopic_t *t);
+/* Fenced conditional write of a partition state; the cache is updated when
+ * it lands, and then (lair) LeaderAndIsr goes to the replicas (StopReplica
+ * to a shutting-down replica that left the ISR) and UpdateMetadata to all.
+ * done (may be NULL) gets 0, or a Kafka error for a failed write; it is
+ * also called if the op is dropped with the session. */
+void kn_cluster__write_state(kn_cluster_t *c, kn_ctopic_t *t, int32_t p, int32_t leader, int32_t le,
+                             const int32_t *isr, int32_t nisr, bool lair, kn_cluster_done_cb done, void *ud);
+/* A state write landed or failed: pending controller requests recheck. */
+void kn_cluster__waits_poke(kn_cluster_t *c);
+/* A StopReplica(delete) reply (or its give-up) for a topic being deleted. */
+void kn_cluster__ctrl_stop_acked(kn_cluster_t *c, const char *topic);
+
+/* channel.c: one kn_ib_t per registered broker while we are controller;
+ * requests queued per broker, one in flight at a time, rebuilt from the
+ * cache when sent (so a retry carries the newest state), retried after a
+ * backoff while the broker stays registered. */
+void kn_cluster__chan_open(kn_cluster_t *c);
+/* Close every client and drop what is queued (resign, stop, expiry). */
+void kn_cluster__chan_close(kn_cluster_t *c);
+/* Bring the clients in line with the registered brokers: a new broker (or
+ * a new epoch) gets UpdateMetadata, then LeaderAndIsr for its partitions,
+ * and everyone else UpdateMetadata; a gone one is closed. */
+void kn_cluster__chan_sync(kn_cluster_t *c);
+void kn_cluster__chan_lair(kn_cluster_t *c, int32_t broker, const char *topic, int32_t p, bool is_new);
+/* UpdateMetadata for one partition (p -1: every partition of the topic) to
+ * every registered broker. */
+void kn_cluster__chan_um(kn_cluster_t *c, const char *topic, int32_t p);
+void kn_cluster__chan_um_full(kn_cluster_t *c);
+void kn_cluster__chan_stop(kn_cluster_t *c, int32_t broker, const char *topic, int32_t p, bool del);
+/* Frees what the close left (at cluster free). */
+void kn_cluster__chan_free(kn_cluster_t *c);
+
+/* requests.c */
+void kn_cluster__waits_drop(kn_cluster_t *c, int16_t kerr);
+void kn_cluster__rebalance(kn_cluster_t *c);
+void kn_cluster__cs_free(kn_cluster_t *c);
+
 /* Watch /controller and run for election when it is absent. */
 void kn_cluster__ctrl_start(kn_cluster_t *c);
 /* /controller changed/created/deleted. */

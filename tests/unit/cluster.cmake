@@ -1,6 +1,9 @@
 # owned by the cluster module: pure parts (znode JSON, ids, names, assignment)
 kn_add_unit_test(test_cluster SOURCES unit/test_cluster.c LIBS kn_cluster)
 target_include_directories(test_cluster PRIVATE ${CMAKE_SOURCE_DIR}/src/cluster)
+# owned by the cluster module: the controller's decisions (election.c)
+kn_add_unit_test(test_controller SOURCES unit/test_controller.c LIBS kn_cluster)
+target_include_directories(test_controller PRIVATE ${CMAKE_SOURCE_DIR}/src/cluster)
 
 # ZooKeeper smoke: needs java + Debian's zookeeper package; label integration.
 add_executable(zk_smoke cluster/zk_smoke.c)

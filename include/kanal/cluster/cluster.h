@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "kanal/proto/gen/alter_partition.h"
+#include "kanal/proto/gen/elect_leaders.h"
 #include "kanal/proto/types.h"
 
 typedef struct kn_cluster_s kn_cluster_t;
@@ -29,6 +31,15 @@ typedef struct kn_cluster_config_s {
     const char *rack; /* may be NULL */
     int32_t default_num_partitions;     /* for npartitions -1 in create_topic */
     int16_t default_replication_factor; /* for rf -1 in create_topic */
+    /* Controller settings (Kafka's broker keys; the broker fills them from its
+     * config). A topic's unclean.leader.election.enable in /config/topics
+     * overrides the first. */
+    bool unclean_leader_election_enable;            /* Kafka default false */
+    bool auto_leader_rebalance_enable;              /* Kafka default true */
+    int32_t leader_imbalance_check_interval_seconds; /* <= 0: Kafka's 300 */
+    int32_t leader_imbalance_per_broker_percentage;  /* <= 0: Kafka's 10 */
+    int32_t controller_socket_timeout_ms;           /* controller requests; <= 0: 30000 */
+    int32_t topic_delete_timeout_ms;                /* wait for StopReplica replies; <= 0: 10000 */
 } kn_cluster_config_t;
 
 typedef struct kn_partition_state_s {
@@ -116,5 +127,57 @@ int kn_cluster_create_topic(kn_cluster_t *c, const char *name, int32_t npartitio
 /* Marks /admin/delete_topics/<t>; the controller then removes the topic's
  * znodes. Controller only. Same return convention. */
 int kn_cluster_delete_topic(kn_cluster_t *c, const char *name, kn_cluster_done_cb cb, void *ud);
+
+/* ---- controller requests (the handlers in src/broker/controller_api.c) ----
+ * On a broker that is not the controller each answers NOT_CONTROLLER (41).
+ * done runs on the loop thread, never inside the call, exactly once (also
+ * when the controller resigns meanwhile: NOT_CONTROLLER, or when the
+ * cluster stops: REQUEST_TIMED_OUT). */
+
+/* AlterPartition (API 56, v0-3, KIP-497) from a partition leader. req is
+ * read during the call only. For each partition: checks (broker epoch,
+ * leader epoch, partition epoch, eligible members) as Kafka's ZK
+ * controller, a conditional fenced write of the state znode, then
+ * UpdateMetadata to all brokers. resp (topics in request order, topic id
+ * for v2+, name for v0-1) is owned by the cluster and valid until done
+ * returns; encode it there with kn_AlterPartitionResponse_encode(w, version,
+ * resp). Partition errors: FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION,
+ * UNKNOWN_TOPIC_OR_PARTITION, INELIGIBLE_REPLICA, NOT_LEADER_OR_FOLLOWER,
+ * INVALID_REQUEST, OPERATION_NOT_ATTEMPTED (another write of that partition
+ * is in flight: retry); top-level: NOT_CONTROLLER, STALE_BROKER_EPOCH. */
+void kn_cluster_alter_partition(kn_cluster_t *c, const kn_AlterPartitionRequest_t *req, int16_t version,
+                                void (*done)(void *ud, kn_AlterPartitionResponse_t *resp), void *ud);
+
+typedef struct kn_cluster_tp_s {
+    const char *topic;
+    int32_t partition;
+} kn_cluster_tp_t;
+
+/* ControlledShutdown (API 7) received by the controller: the broker stops
+ * being eligible, leaderships move to other ISR members, it leaves every
+ * ISR (StopReplica for the partitions it follows), and done gets the
+ * partitions it still leads (replication factor > 1 only), valid during the
+ * call. Errors: NOT_CONTROLLER, STALE_BROKER_EPOCH (77),
+ * BROKER_NOT_AVAILABLE (8) for an unregistered broker. broker_epoch -1:
+ * not checked (ControlledShutdown v0-1). */
+void kn_cluster_controlled_shutdown_request(kn_cluster_t *c, int32_t broker_id, int64_t broker_epoch,
+                                            void (*done)(void *ud, int16_t err, const kn_cluster_tp_t *remaining,
+                                                         int32_t nremaining),
+                                            void *ud);
+
+/* ElectLeaders (API 43, v0-2): PREFERRED (0) or UNCLEAN (1). A null
+ * topic_partitions means every partition (results then leave out
+ * ELECTION_NOT_NEEDED). resp owned by the cluster until done returns;
+ * encode with kn_ElectLeadersResponse_encode(w, version, resp). */
+void kn_cluster_elect_leaders(kn_cluster_t *c, const kn_ElectLeadersRequest_t *req, int16_t version,
+                              void (*done)(void *ud, kn_ElectLeadersResponse_t *resp), void *ud);
+
+/* The shutting-down side: send ControlledShutdown v3 to the current
+ * controller (handled locally if that is us) until it reports nothing
+ * remaining, at most 3 tries within 10 s. done(ud, ok, remaining): ok 1
+ * when the controller moved everything (remaining 0); ok 0 otherwise, with
+ * the last remaining count (-1 if no answer). Call before kn_cluster_stop;
+ * done is called once (with ok 0 if the cluster stops meanwhile). */
+void kn_cluster_controlled_shutdown(kn_cluster_t *c, void (*done)(void *ud, int ok, int remaining), void *ud);
 
 #endif
