@@ -184,6 +184,8 @@ bool kn_broker__range_has_zstd(const kn_plog_read_t *rd);
  * or *is_dup with *dup = the cached batch to answer with) or a Kafka error. */
 int16_t kn_produce__check_idempotence(kn_req_t *r, kn_partition_t *p, const kn_produce_prep_t *pp, bool *is_dup,
                                       kn_pstate_batch_t *dup);
+/* Rebuild p's producer state from snapshots and the log (after truncation). */
+void kn_broker__pstate_reload(kn_broker_t *b, kn_partition_t *p);
 
 /* replica.c: leadership, high watermark, ISR, controller requests */
 int kn_h_leader_and_isr(kn_req_t *r);

@@ -96,6 +96,7 @@ static int append_fetched(kn_broker_t *b, kn_partition_t *p, const uint8_t *data
                kn_strerror(rc));
         return rc;
     }
+    kn_pstate_update_blob(&p->pstate, data, good); /* so a new leader dedups retries */
     (void)b;
     return 0;
 }
@@ -112,6 +113,7 @@ static void handle_partition(kn_fetcher_t *f, kn_partition_t *p, kn_FetchRespons
                                          "; restarting the replica there", leo, pd->log_start_offset);
             kn_plog_truncate_to(p->log, pd->log_start_offset);
             kn_epoch_cache_clear(&p->epochs);
+            kn_broker__pstate_reload(b, p);
         } else {
             kn_log(KN_LOG_WARN, p->name, "fetch at %" PRId64 " out of range on leader %d; backing off", leo,
                    f->leader);
@@ -131,6 +133,7 @@ static void handle_partition(kn_fetcher_t *f, kn_partition_t *p, kn_FetchRespons
                "log diverges from leader %d at epoch %d: truncating from %" PRId64 " to %" PRId64, f->leader,
                pd->diverging_epoch.epoch, leo, to);
         if (kn_plog_truncate_to(p->log, to) == 0) kn_epoch_cache_truncate_from(&p->epochs, kn_plog_end_offset(p->log));
+        kn_broker__pstate_reload(b, p); /* drop producer state past the new end */
         if (p->high_watermark > kn_plog_end_offset(p->log)) p->high_watermark = kn_plog_end_offset(p->log);
         return;
     }

@@ -4,6 +4,7 @@
  * uncompressed ones, recompression when the topic's compression.type is not
  * "producer", and LogAppendTime (maxTimestamp = broker clock, fresh CRC).
  * Loop thread. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -208,4 +209,12 @@ int16_t kn_produce__check_idempotence(kn_req_t *r, kn_partition_t *p, const kn_p
         prev_last = last_seq;
     }
     return 0;
+}
+
+void kn_broker__pstate_reload(kn_broker_t *b, kn_partition_t *p) {
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/%s", b->log_dir, p->name);
+    kn_pstate_free(&p->pstate);
+    kn_pstate_init(&p->pstate);
+    kn_pstate_load(&p->pstate, dir, p->log, p->name);
 }
