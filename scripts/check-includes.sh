@@ -13,14 +13,15 @@ allowed() {
     log) echo "util proto log" ;;
     net) echo "util net" ;;
     cluster) echo "util proto net cluster" ;;
-    broker) echo "util proto log net cluster broker" ;;
+    group) echo "util proto group" ;;
+    broker) echo "util proto log net cluster group broker" ;;
     cli) echo "util cli" ;;
     *) echo "" ;;
   esac
 }
 bad=0
 checked=0
-for mod in util proto log net cluster broker cli; do
+for mod in util proto log net cluster group broker cli; do
   ok=$(allowed "$mod")
   for f in $(find "src/$mod" "include/kanal/$mod" -name '*.[ch]' 2>/dev/null); do
     checked=$((checked + 1))

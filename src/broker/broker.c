@@ -283,6 +283,7 @@ static void reconcile(kn_broker_t *b) {
 static void on_cluster_ready(void *ud) {
     kn_broker_t *b = ud;
     reconcile(b);
+    kn_group__reconcile(b);
     b->ready = true;
     kn_log(KN_LOG_INFO, NULL, "started: serving Kafka on %s:%d (advertised %s:%d), cluster id %s, controller %d",
            b->listen_host, b->listen_port, b->adv_host, b->adv_port, kn_cluster_id(b->cluster),
@@ -292,6 +293,7 @@ static void on_cluster_ready(void *ud) {
 static void on_cluster_changed(void *ud) {
     kn_broker_t *b = ud;
     reconcile(b);
+    kn_group__reconcile(b);
     kn_admin__metadata_changed(b);
 }
 
@@ -338,6 +340,7 @@ static void begin_shutdown(kn_broker_t *b, int exit_code) {
     kn_log(KN_LOG_INFO, NULL, "shutting down: closing listener, answering waiting requests, flushing logs");
     if (b->server) kn_server_stop_accepting(b->server);
     kn_fetch__expire(b, INT64_MAX);
+    kn_group__shutdown(b);
     kn_produce__expire(b, INT64_MAX, true);
     kn_replica__shutdown(b);
     /* Waiting admin requests get their replies (timed out) now. */
@@ -474,6 +477,7 @@ int kn_broker_run(kn_broker_config_t *cfg) {
     uv_signal_start(&b->sigint, signal_cb, SIGINT);
     b->last_flush_ms = b->last_checkpoint_ms = kn_now_ms();
 
+    kn_group__init(b);
     kn_cluster_start(b->cluster);
     uv_run(b->loop, UV_RUN_DEFAULT);
 
@@ -482,6 +486,7 @@ int kn_broker_run(kn_broker_config_t *cfg) {
     kn_cluster_free(b->cluster);
     uv_walk(b->loop, close_walk_cb, NULL);
     uv_run(b->loop, UV_RUN_DEFAULT);
+    kn_group__free(b);
     while (b->nparts) partition_remove(b, b->nparts - 1, false);
     kn_free(b->parts);
     if (b->exit_code == 0) {

@@ -127,6 +127,7 @@ struct kn_broker_s {
     int64_t last_flush_ms;
     int64_t last_checkpoint_ms;
     kn_req_t *admin_waiters; /* CreateTopics/DeleteTopics waiting on metadata */
+    struct kn_group_glue_s *groups; /* group coordinator glue (group.c) */
     /* replication */
     int32_t controller_epoch;   /* newest seen in controller requests */
     kn_fetcher_t *fetchers;     /* one per leader we follow */
@@ -163,6 +164,23 @@ int kn_h_create_topics(kn_req_t *r);
 int kn_h_delete_topics(kn_req_t *r);
 int kn_h_describe_configs(kn_req_t *r);
 int kn_h_init_producer_id(kn_req_t *r);
+/* group.c: group coordinator handlers and glue */
+int kn_h_find_coordinator(kn_req_t *r);
+int kn_h_join_group(kn_req_t *r);
+int kn_h_sync_group(kn_req_t *r);
+int kn_h_heartbeat(kn_req_t *r);
+int kn_h_leave_group(kn_req_t *r);
+int kn_h_offset_commit(kn_req_t *r);
+int kn_h_offset_fetch(kn_req_t *r);
+int kn_h_offset_delete(kn_req_t *r);
+int kn_h_describe_groups(kn_req_t *r);
+int kn_h_list_groups(kn_req_t *r);
+int kn_h_delete_groups(kn_req_t *r);
+void kn_group__init(kn_broker_t *b);
+/* Load/unload __consumer_offsets partitions whose leadership changed. */
+void kn_group__reconcile(kn_broker_t *b);
+void kn_group__shutdown(kn_broker_t *b); /* answers parked group requests */
+void kn_group__free(kn_broker_t *b);
 
 /* produce_validate.c: Kafka's LogValidator steps for one partition's records */
 #include "kanal/proto/batch.h"

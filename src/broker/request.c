@@ -29,6 +29,17 @@ static kn_handler_fn handler_for(int16_t key) {
     case KN_API_DELETE_TOPICS: return kn_h_delete_topics;
     case KN_API_DESCRIBE_CONFIGS: return kn_h_describe_configs;
     case KN_API_INIT_PRODUCER_ID: return kn_h_init_producer_id;
+    case KN_API_FIND_COORDINATOR: return kn_h_find_coordinator;
+    case KN_API_JOIN_GROUP: return kn_h_join_group;
+    case KN_API_SYNC_GROUP: return kn_h_sync_group;
+    case KN_API_HEARTBEAT: return kn_h_heartbeat;
+    case KN_API_LEAVE_GROUP: return kn_h_leave_group;
+    case KN_API_OFFSET_COMMIT: return kn_h_offset_commit;
+    case KN_API_OFFSET_FETCH: return kn_h_offset_fetch;
+    case KN_API_OFFSET_DELETE: return kn_h_offset_delete;
+    case KN_API_DESCRIBE_GROUPS: return kn_h_describe_groups;
+    case KN_API_LIST_GROUPS: return kn_h_list_groups;
+    case KN_API_DELETE_GROUPS: return kn_h_delete_groups;
     case KN_API_LEADER_AND_ISR: return kn_h_leader_and_isr;
     case KN_API_UPDATE_METADATA: return kn_h_update_metadata;
     case KN_API_STOP_REPLICA: return kn_h_stop_replica;
