@@ -210,6 +210,10 @@ int kn_h_leader_and_isr(kn_req_t *r);
 int kn_h_update_metadata(kn_req_t *r);
 int kn_h_stop_replica(kn_req_t *r);
 int kn_h_offset_for_leader_epoch(kn_req_t *r);
+/* controller_api.c: answered by the controller (src/cluster) */
+int kn_h_alter_partition(kn_req_t *r);
+int kn_h_controlled_shutdown(kn_req_t *r);
+int kn_h_elect_leaders(kn_req_t *r);
 void kn_replica__init_partition(kn_broker_t *b, kn_partition_t *p, const char *dir);
 void kn_replica__free_partition(kn_broker_t *b, kn_partition_t *p);
 /* Leader: recompute the high watermark; wakes fetches and acks=all. */
