@@ -67,6 +67,7 @@ static kn_partition_t *partition_open(kn_broker_t *b, const char *topic, int32_t
         return NULL;
     }
     p->high_watermark = kn_plog_end_offset(p->log);
+    kn_partition__apply_config(b, p);
     kn_pstate_init(&p->pstate);
     kn_pstate_load(&p->pstate, dir, p->log, p->name); /* snapshot + replay of the tail */
     kn_replica__init_partition(b, p, dir);
@@ -284,6 +285,7 @@ static void on_cluster_ready(void *ud) {
     kn_broker_t *b = ud;
     reconcile(b);
     kn_group__reconcile(b);
+    kn_topic_config__apply_all(b);
     b->ready = true;
     kn_log(KN_LOG_INFO, NULL, "started: serving Kafka on %s:%d (advertised %s:%d), cluster id %s, controller %d",
            b->listen_host, b->listen_port, b->adv_host, b->adv_port, kn_cluster_id(b->cluster),
@@ -294,6 +296,7 @@ static void on_cluster_changed(void *ud) {
     kn_broker_t *b = ud;
     reconcile(b);
     kn_group__reconcile(b);
+    kn_topic_config__apply_all(b);
     kn_admin__metadata_changed(b);
 }
 
@@ -354,6 +357,7 @@ static void begin_shutdown(kn_broker_t *b, int exit_code) {
         if (rc < 0) kn_log(KN_LOG_ERROR, b->parts[i]->name, "flush failed: %s", kn_strerror(rc));
     }
     kn_broker__checkpoint(b);
+    kn_lifecycle__stop(b);
     uv_timer_stop(&b->tick);
     uv_signal_stop(&b->sigterm);
     uv_signal_stop(&b->sigint);
@@ -465,6 +469,7 @@ int kn_broker_run(kn_broker_config_t *cfg) {
     uv_timer_init(b->loop, &b->tick);
     b->tick.data = b;
     uv_timer_start(&b->tick, tick_cb, KN_TICK_MS, KN_TICK_MS);
+    kn_lifecycle__start(b);
     uv_timer_init(b->loop, &b->fetch_timer);
     uv_idle_init(b->loop, &b->wake_idle);
     b->wake_idle.data = b;
@@ -487,6 +492,7 @@ int kn_broker_run(kn_broker_config_t *cfg) {
     uv_walk(b->loop, close_walk_cb, NULL);
     uv_run(b->loop, UV_RUN_DEFAULT);
     kn_group__free(b);
+    kn_lifecycle__free(b);
     while (b->nparts) partition_remove(b, b->nparts - 1, false);
     kn_free(b->parts);
     if (b->exit_code == 0) {

@@ -72,6 +72,25 @@ typedef struct kn_follower_s {
 
 typedef struct kn_fetcher_s kn_fetcher_t;
 
+/* topic_config.c: a partition's effective settings, broker defaults under the
+ * topic's /config/topics/<t> overrides; recomputed on open and on every
+ * metadata change (kn_partition__apply_config). */
+typedef struct kn_topic_config_s {
+    kn_log_config_t log;              /* segment.*, index.*, flush.* */
+    int64_t retention_ms;             /* retention.ms, -1 = unlimited */
+    int64_t retention_bytes;          /* retention.bytes, -1 = unlimited */
+    bool cleanup_delete;              /* cleanup.policy has delete */
+    bool cleanup_compact;             /* cleanup.policy has compact */
+    int64_t delete_retention_ms;      /* delete.retention.ms (tombstones) */
+    double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio */
+    int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms */
+    int64_t file_delete_delay_ms;     /* file.delete.delay.ms */
+    int32_t max_message_bytes;        /* max.message.bytes */
+    bool log_append_time;             /* message.timestamp.type=LogAppendTime */
+    int compression_codec;            /* compression.type: -1 producer, else KN_COMPRESSION_* */
+    int32_t min_insync_replicas;      /* min.insync.replicas */
+} kn_topic_config_t;
+
 struct kn_partition_s {
     char *topic;
     int32_t partition;
@@ -83,6 +102,11 @@ struct kn_partition_s {
     kn_uuid_t topic_id;
     bool seen_in_meta;       /* the metadata cache has listed it */
     bool stray_warned;
+    /* log lifecycle (topic_config.c, lifecycle.c) */
+    kn_topic_config_t tcfg;
+    bool tcfg_set;
+    bool cleaning;              /* a cleaner job holds its segments */
+    int64_t clean_first_dirty;  /* cleaner checkpoint: clean below this offset */
     kn_pstate_t pstate;      /* idempotent producers (producer_state.c) */
     /* replication (replica.c) */
     bool lai_seen;           /* leadership comes from LeaderAndIsr from now on */
@@ -127,6 +151,7 @@ struct kn_broker_s {
     int64_t last_flush_ms;
     int64_t last_checkpoint_ms;
     kn_req_t *admin_waiters; /* CreateTopics/DeleteTopics waiting on metadata */
+    struct kn_lifecycle_s *lc; /* retention, cleaner, deleted segments (lifecycle.c) */
     struct kn_group_glue_s *groups; /* group coordinator glue (group.c) */
     /* replication */
     int32_t controller_epoch;   /* newest seen in controller requests */
@@ -137,6 +162,20 @@ struct kn_broker_s {
     uv_idle_t wake_idle;        /* deferred parked-fetch wakes */
     uint64_t wake_gen, wake_done_gen;
 };
+
+/* topic_config.c */
+void kn_topic_config_compute(const kn_broker_config_t *bc, const char *const *keys, const char *const *vals,
+                             size_t n, const char *ctx, kn_topic_config_t *out);
+void kn_partition__apply_config(kn_broker_t *b, kn_partition_t *p);
+void kn_topic_config__apply_all(kn_broker_t *b); /* every local partition */
+/* lifecycle.c: retention checks, the cleaner, delayed segment deletion and
+ * the log-start-offset / cleaner-offset checkpoints. */
+void kn_lifecycle__start(kn_broker_t *b);     /* after the logs are loaded */
+void kn_lifecycle__stop(kn_broker_t *b);      /* shutdown: cancel, checkpoint */
+void kn_lifecycle__free(kn_broker_t *b);      /* after the loop has finished */
+/* The log start offset of p moved (DeleteRecords): delete what fell below. */
+void kn_lifecycle__start_offset_moved(kn_broker_t *b, kn_partition_t *p);
+int kn_h_delete_records(kn_req_t *r);
 
 /* broker.c */
 kn_partition_t *kn_broker__partition(kn_broker_t *b, const char *topic, size_t tlen, int32_t partition);

@@ -88,4 +88,17 @@ int kn_log__seg_fsync(kn_segment_t *s);
 /* Remove the segment's files (fds stay open until the last release). */
 void kn_log__seg_unlink(kn_segment_t *s);
 
+/* plog.c, for retention.c and cleaner.c (same thread rules as the log). */
+kn_segment_t *const *kn_log__plog_segs(const kn_plog_t *l, size_t *n);
+const char *kn_log__plog_dir(const kn_plog_t *l);
+const char *kn_log__plog_name(const kn_plog_t *l);
+const kn_log_config_t *kn_log__plog_config(const kn_plog_t *l);
+/* Replace segments [from, from+nold) by news[0..nnew) (the log takes its
+ * own reference on each; drops its reference on the old ones). */
+void kn_log__plog_splice(kn_plog_t *l, size_t from, size_t nold, kn_segment_t *const *news, size_t nnew);
+
+/* cleaner.c: on open, before segments are listed, finish a swap that a
+ * crash interrupted (see docs/retention.md). Blocks. */
+int kn_log__cleaner_recover(const char *dir, const char *name);
+
 #endif

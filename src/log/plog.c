@@ -23,6 +23,7 @@ struct kn_plog_s {
     int64_t pl_unflushed;          /* records appended since the last flush */
     int64_t pl_first_unflushed_ms; /* append time of the oldest unflushed, -1 */
     bool pl_dir_dirty;             /* names created/removed since the last dir fsync */
+    int64_t pl_start;              /* log start offset set by retention/DeleteRecords (0 = first segment) */
 };
 
 void kn_log_config_default(kn_log_config_t *c) {
@@ -54,7 +55,11 @@ static void segs_drop_from(kn_plog_t *l, size_t from) {
     }
 }
 
-int64_t kn_plog_start_offset(const kn_plog_t *l) { return l->pl_segs[0]->seg_base; }
+/* Kafka's logStartOffset: at least the first segment's base, at most the end. */
+int64_t kn_plog_start_offset(const kn_plog_t *l) {
+    int64_t b = l->pl_segs[0]->seg_base, s = l->pl_start > b ? l->pl_start : b;
+    return s < active(l)->seg_next ? s : active(l)->seg_next;
+}
 int64_t kn_plog_end_offset(const kn_plog_t *l) { return active(l)->seg_next; }
 int64_t kn_plog_recovery_point(const kn_plog_t *l) { return l->pl_recovery_point; }
 int kn_plog_segment_count(const kn_plog_t *l) { return (int)l->pl_nsegs; }
@@ -176,6 +181,8 @@ int kn_plog_open(const char *dir, const char *name, const kn_log_config_t *cfg,
     } else {
         l->pl_dir_dirty = true;
     }
+    rc = kn_log__cleaner_recover(dir, name); /* finish an interrupted cleaner swap */
+    if (rc) goto fail;
     rc = list_segments(l, &bases, &nb);
     if (rc) goto fail;
 
@@ -524,6 +531,7 @@ int kn_plog_truncate_to(kn_plog_t *l, int64_t offset) {
     if (offset <= kn_plog_start_offset(l)) {
         kn_segment_t *s;
         segs_drop_from(l, 0);
+        l->pl_start = offset;
         rc = kn_log__seg_create(l->pl_dir, offset, &s);
         if (rc) return rc; /* no segment: the partition is unusable */
         segs_push(l, s);
@@ -590,4 +598,48 @@ int kn_plog_delete(kn_plog_t *l) {
     kn_log(KN_LOG_INFO, l->pl_name, "deleted log %s", l->pl_dir);
     plog_free(l); /* in-flight reads keep their segment fds */
     return rc;
+}
+
+/* ---- log start offset, live config, and the splice retention and the
+ * cleaner use (src/log/retention.c, cleaner.c) ---- */
+
+void kn_plog_set_config(kn_plog_t *l, const kn_log_config_t *cfg) { l->pl_cfg = *cfg; }
+
+int kn_plog_set_start_offset(kn_plog_t *l, int64_t offset) {
+    int64_t old = kn_plog_start_offset(l);
+    if (offset > kn_plog_end_offset(l)) return KN_ERANGE;
+    if (offset <= old) return 0;
+    l->pl_start = offset;
+    kn_log(KN_LOG_INFO, l->pl_name, "log start offset %" PRId64 " -> %" PRId64, old, offset);
+    return 0;
+}
+
+int kn_plog_roll(kn_plog_t *l, const char *reason) {
+    if (active(l)->seg_size == 0) return 0;
+    return plog_roll(l, reason);
+}
+
+kn_segment_t *const *kn_log__plog_segs(const kn_plog_t *l, size_t *n) {
+    *n = l->pl_nsegs;
+    return l->pl_segs;
+}
+
+const char *kn_log__plog_dir(const kn_plog_t *l) { return l->pl_dir; }
+const char *kn_log__plog_name(const kn_plog_t *l) { return l->pl_name; }
+const kn_log_config_t *kn_log__plog_config(const kn_plog_t *l) { return &l->pl_cfg; }
+
+void kn_log__plog_splice(kn_plog_t *l, size_t from, size_t nold, kn_segment_t *const *news, size_t nnew) {
+    size_t tail = l->pl_nsegs - from - nold;
+    for (size_t i = 0; i < nold; i++) kn_segment_release(l->pl_segs[from + i]);
+    if (l->pl_nsegs - nold + nnew > l->pl_cap) {
+        l->pl_cap = l->pl_nsegs - nold + nnew;
+        l->pl_segs = kn_realloc(l->pl_segs, l->pl_cap * sizeof(*l->pl_segs));
+    }
+    memmove(l->pl_segs + from + nnew, l->pl_segs + from + nold, tail * sizeof(*l->pl_segs));
+    for (size_t i = 0; i < nnew; i++) {
+        kn_segment_keep(news[i]);
+        l->pl_segs[from + i] = news[i];
+    }
+    l->pl_nsegs = l->pl_nsegs - nold + nnew;
+    l->pl_dir_dirty = true;
 }

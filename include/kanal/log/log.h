@@ -85,7 +85,20 @@ int kn_plog_read(kn_plog_t *l, int64_t offset, int32_t max_bytes, int64_t max_of
                  kn_plog_read_t *out);
 void kn_plog_read_release(kn_plog_read_t *r);
 
+/* Kafka's log start offset: the first segment's base unless retention or
+ * DeleteRecords moved it further (kn_plog_set_start_offset); never past the
+ * end offset. */
 int64_t kn_plog_start_offset(const kn_plog_t *l);
+/* Move the log start offset up (never down) to offset <= end offset
+ * (KN_ERANGE above it). In memory only: segments wholly below it are
+ * deleted by retention (kn_retention_*), and the broker persists it in
+ * log-start-offset-checkpoint. */
+int kn_plog_set_start_offset(kn_plog_t *l, int64_t offset);
+/* Replace the settings (per-topic overrides changed); applies from the next
+ * append/roll. */
+void kn_plog_set_config(kn_plog_t *l, const kn_log_config_t *cfg);
+/* Roll a non-empty active segment now (retention deleting it). Blocks. */
+int kn_plog_roll(kn_plog_t *l, const char *reason);
 /* Offset the next appended record gets (log end offset). */
 int64_t kn_plog_end_offset(const kn_plog_t *l);
 /* Largest batch maxTimestamp in the log (-1 if empty). */
