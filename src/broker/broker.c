@@ -391,7 +391,8 @@ int kn_broker_run(kn_broker_config_t *cfg) {
     memset(b, 0, sizeof(*b));
     b->cfg = cfg;
     b->loop = uv_default_loop();
-    b->next_producer_id = ((int64_t)(cfg->broker_id & 0x7fff) << 40) | ((kn_now_ms() & 0xffffffffLL) << 8);
+    b->next_producer_id = 0;
+    b->pid_block_end = -1; /* the first InitProducerId claims a block */
     kn_log_set_broker(cfg->broker_id);
 
     kn_log_config_default(&b->logcfg);

@@ -147,7 +147,10 @@ struct kn_broker_s {
     uv_signal_t sigterm, sigint;
     bool ready, stopping;
     int exit_code;
-    int64_t next_producer_id;
+    int64_t next_producer_id; /* next id of the claimed block (pid_blocks.c) */
+    int64_t pid_block_end;    /* last id of the block; < next_producer_id: none left */
+    bool pid_fetching;        /* a block is being claimed in ZooKeeper */
+    kn_req_t *pid_waiters;    /* InitProducerId waiting for it (linked by park_next) */
     int64_t last_flush_ms;
     int64_t last_checkpoint_ms;
     kn_req_t *admin_waiters; /* CreateTopics/DeleteTopics waiting on metadata */
@@ -243,6 +246,9 @@ int16_t kn_produce__check_idempotence(kn_req_t *r, kn_partition_t *p, const kn_p
                                       kn_pstate_batch_t *dup);
 /* Rebuild p's producer state from snapshots and the log (after truncation). */
 void kn_broker__pstate_reload(kn_broker_t *b, kn_partition_t *p);
+/* pid_blocks.c: answer InitProducerId with a new producer id (epoch 0). */
+int kn_pid__assign(kn_req_t *r);
+void kn_pid__cancel_client(kn_broker_t *b, kn_client_t *cl);
 
 /* replica.c: leadership, high watermark, ISR, controller requests */
 int kn_h_leader_and_isr(kn_req_t *r);

@@ -238,8 +238,8 @@ int kn_h_list_offsets(kn_req_t *r) {
 }
 
 /* ---- InitProducerId ----
- * Ids are unique per broker and time-based until the controller hands out
- * blocks (AllocateProducerIds, lifecycle issue). Sequence dedup comes then. */
+ * New ids come from ZooKeeper-claimed blocks (pid_blocks.c); sequence
+ * dedup is producer_state.c. */
 int kn_h_init_producer_id(kn_req_t *r) {
     kn_broker_t *b = r->b;
     kn_rd_t rd;
@@ -257,8 +257,8 @@ int kn_h_init_producer_id(kn_req_t *r) {
         resp.producer_id = req.producer_id; /* KIP-360 epoch bump */
         resp.producer_epoch = (int16_t)(req.producer_epoch + 1);
     } else {
-        resp.producer_id = b->next_producer_id++;
-        resp.producer_epoch = 0;
+        (void)b;
+        return kn_pid__assign(r); /* may wait for a block */
     }
     kn_req__begin_response(r);
     kn_InitProducerIdResponse_encode(&r->resp, r->api_version, &resp);

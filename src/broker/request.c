@@ -269,6 +269,7 @@ void kn_client__on_close(void *ud, kn_conn_t *c, kn_close_reason_t why) {
     kn_fetch__cancel_client(b, cl);
     kn_produce__cancel_client(b, cl);
     kn_admin__cancel_client(b, cl);
+    kn_pid__cancel_client(b, cl);
     kn_req_t *r = cl->head;
     while (r) {
         kn_req_t *n = r->next;

@@ -103,11 +103,39 @@ def confluent_exactly_once(c):
     h.eq(sorted(seen), list(range(n)), "each record exactly once")
 
 
+def init_pid(c):
+    with kw.Connection("127.0.0.1", c.broker(0).port) as conn:
+        r = kw.Reader(conn.request(22, 0, kw.string(None) + kw.i32(60000)))
+        r.i32()
+        return r.i16(), r.i64(), r.i16()
+
+
+def producer_id_blocks(c):
+    """InitProducerId hands out ids from blocks claimed in ZooKeeper."""
+    import json
+    e1, p1, ep1 = init_pid(c)
+    e2, p2, _ = init_pid(c)
+    h.eq((e1, ep1, e2), (0, 0, 0), "InitProducerId errors/epoch")
+    h.eq(p2, p1 + 1, "ids from one block are consecutive")
+    with c.zk.client() as zk:
+        blk = json.loads(zk.get("/latest_producer_id_block"))
+    h.eq(blk["version"], 1, "block version")
+    h.eq(blk["broker"], 0, "block broker")
+    start, end = int(blk["block_start"]), int(blk["block_end"])
+    h.expect(isinstance(blk["block_end"], str), "block_end must be a string: %r" % blk)
+    h.eq(end - start + 1, 1000, "block size")
+    h.expect(start <= p1 <= end, "id %d not in block [%d, %d]" % (p1, start, end))
+    c.broker(0).restart()
+    _, p3, _ = init_pid(c)
+    h.eq(p3, end + 1, "after a restart the next block is used")
+
+
 def body(run):
     with h.Cluster(brokers=1, name="idempotence") as c:
         run.case("duplicate resend, gap, epochs", dedup_and_errors, c)
         run.case("dedup survives a clean restart and kill -9", survives_restart, c)
         run.case("confluent-kafka idempotent producer: no duplicates", confluent_exactly_once, c)
+        run.case("InitProducerId ids come from ZooKeeper blocks", producer_id_blocks, c)
 
 
 if __name__ == "__main__":

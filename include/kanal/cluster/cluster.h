@@ -180,4 +180,12 @@ void kn_cluster_elect_leaders(kn_cluster_t *c, const kn_ElectLeadersRequest_t *r
  * done is called once (with ok 0 if the cluster stops meanwhile). */
 void kn_cluster_controlled_shutdown(kn_cluster_t *c, void (*done)(void *ud, int ok, int remaining), void *ud);
 
+/* Claim the next block of `size` producer ids from /latest_producer_id_block
+ * (src/cluster/producer_ids.c: conditional write, retried on a lost race).
+ * cb runs once on the loop thread with 0 and the block [start, end], or a
+ * KN_E* error (KN_EAGAIN: ZooKeeper unavailable, try later). Returns 0, or
+ * KN_ESTATE when stopping (cb will not run). */
+typedef void (*kn_cluster_pid_block_cb)(void *ud, int err, int64_t start, int64_t end);
+int kn_cluster_alloc_producer_ids(kn_cluster_t *c, int32_t size, kn_cluster_pid_block_cb cb, void *ud);
+
 #endif
