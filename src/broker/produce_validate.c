@@ -18,9 +18,9 @@
 #include "kanal/util/log.h"
 #include "kanal/util/time.h"
 
-/* TODO(topic_config.c): replace with the partition's effective config once
- * the per-topic config module lands. Until then: the /config/topics/<t>
- * override from the metadata cache, else the broker default. */
+/* A topic config value without a partition at hand: the /config/topics/<t>
+ * override from the metadata cache, else the broker default. Partitions use
+ * their effective config (p->tcfg, topic_config.c) instead. */
 const char *kn_broker__topic_config(kn_broker_t *b, const char *topic, const char *key, char *buf,
                                     size_t n) {
     const char *const *keys, *const *vals;
@@ -61,14 +61,21 @@ int16_t kn_produce__prepare(kn_req_t *r, kn_partition_t *p, uint8_t *data, size_
     pp->data = data;
     pp->len = len;
     pp->log_append_time = -1;
-    char v[64];
-    int target = -1;
-    if (kn_compression_parse(kn_broker__topic_config(b, p->topic, "compression.type", v, sizeof(v)), &target) < 0)
-        target = -1;
-    int32_t max_bytes = atoi(kn_broker__topic_config(b, p->topic, "max.message.bytes", v, sizeof(v)));
+    int target;
+    int32_t max_bytes;
+    if (p->tcfg_set) { /* topic_config.c: effective per-topic settings, kept current on config changes */
+        target = p->tcfg.compression_codec;
+        max_bytes = p->tcfg.max_message_bytes;
+        if (p->tcfg.log_append_time) pp->log_append_time = kn_now_ms();
+    } else {
+        char v[64];
+        if (kn_compression_parse(kn_broker__topic_config(b, p->topic, "compression.type", v, sizeof(v)), &target) < 0)
+            target = -1;
+        max_bytes = atoi(kn_broker__topic_config(b, p->topic, "max.message.bytes", v, sizeof(v)));
+        if (strcmp(kn_broker__topic_config(b, p->topic, "message.timestamp.type", v, sizeof(v)), "LogAppendTime") == 0)
+            pp->log_append_time = kn_now_ms();
+    }
     if (max_bytes <= 0) max_bytes = b->cfg->message_max_bytes;
-    if (strcmp(kn_broker__topic_config(b, p->topic, "message.timestamp.type", v, sizeof(v)), "LogAppendTime") == 0)
-        pp->log_append_time = kn_now_ms();
 
     int16_t kerr = 0;
     if (kn_batches_validate(data, len, max_bytes, &pp->info, &kerr) < 0) {
