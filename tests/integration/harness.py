@@ -638,8 +638,10 @@ class Runner:
         signal.signal(signal.SIGALRM, self._on_alarm)
         signal.signal(signal.SIGTERM, self._on_term)
         signal.alarm(int(self.hard_timeout))
-        random.seed(os.environ.get("KANAL_TEST_SEED") or time.time_ns())
-        log("%s: hard timeout %.0fs, kanald %s" % (name, self.hard_timeout, os.environ.get("KANAL_BIN", "(default)")))
+        self.seed = int(os.environ.get("KANAL_TEST_SEED") or time.time_ns() % 1000000007)
+        random.seed(self.seed)
+        log("%s: hard timeout %.0fs, KANAL_TEST_SEED=%d, kanald %s"
+            % (name, self.hard_timeout, self.seed, os.environ.get("KANAL_BIN", "(default)")))
 
     def _on_alarm(self, *_):
         raise HardTimeout("%s: hard timeout of %.0fs reached" % (self.name, self.hard_timeout))
