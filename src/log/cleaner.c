@@ -395,7 +395,10 @@ static void make_groups(kn_clean_job_t *j) {
 }
 
 static void path_ext(char *out, size_t n, const char *base_path, const char *ext, const char *suffix) {
-    snprintf(out, n, "%s%s%s", base_path, ext, suffix);
+    /* Paths come from the log dir (bounded by PATH_MAX); a truncated
+     * result would only fail the open that follows. */
+    int w = snprintf(out, n, "%s%s%s", base_path, ext, suffix);
+    if (w < 0 || (size_t)w >= n) out[0] = '\0';
 }
 
 static int open_cleaned(kn_clean_job_t *j, group_t *g) {
