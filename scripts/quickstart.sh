@@ -20,7 +20,11 @@ CONF=$ROOT/conf/kanald.properties
 TOPIC=quickstart
 START_TIMEOUT=60      # seconds for a broker to answer
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+    say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+    say() { printf '\n== %s\n' "$*"; }
+fi
 die() { echo "quickstart: $*" >&2; exit 1; }
 
 port_in_use() { (exec 2>/dev/null; exec 3<>"/dev/tcp/127.0.0.1/$1"); }
@@ -65,10 +69,12 @@ status() {
     else
         echo "ZooKeeper: not running"
     fi
-    for ((id = 0; id < BROKERS; id++)); do
-        if pid_alive "$RUN/broker-$id/kanald.pid"; then
-            echo "broker $id: 127.0.0.1:$(cat "$RUN/broker-$id/port") (pid $(cat "$RUN/broker-$id/kanald.pid")," \
-                 "log $RUN/broker-$id/kanald.log)"
+    local dir
+    for dir in "$RUN"/broker-*; do
+        [ -d "$dir" ] || continue
+        id=${dir##*/broker-}
+        if pid_alive "$dir/kanald.pid"; then
+            echo "broker $id: 127.0.0.1:$(cat "$dir/port") (pid $(cat "$dir/kanald.pid"), log $dir/kanald.log)"
         else
             echo "broker $id: not running"
         fi
