@@ -47,10 +47,36 @@ def restart_after_kill(c):
             h.eq(recs, expected, "records after kill -9 and restart")
 
 
+def session_expiry(c):
+    """SIGSTOP longer than the session timeout: ZooKeeper expires the session
+    and deletes /brokers/ids/0; after SIGCONT the broker must open a new
+    session, register again and serve (Kafka re-registers on expiry)."""
+    b = c.broker(0)
+    b.pause()
+    try:
+        def gone():
+            with c.zk.client() as zk:
+                return zk.children("/brokers/ids") == []
+        h.wait_until(gone, 20, "the paused broker's session to expire")
+    finally:
+        b.resume()
+
+    def back():
+        with c.zk.client() as zk:
+            return zk.children("/brokers/ids") == ["0"]
+    h.wait_until(back, 30, "/brokers/ids/0 to come back after SIGCONT", interval=0.2)
+    b.wait_ready(timeout=30)
+    c.wait_topic(TOPIC, 1)
+    with b.connect() as conn:
+        r = conn.produce(TOPIC, 0, kw.record_batch([(None, b"after expiry")]))
+        h.eq(r["error"], kw.NONE, "produce error after session expiry")
+
+
 def body(run):
     with h.Cluster(brokers=1, name="restart") as c:
-        run.case("kill -9 then immediate restart waits for the stale znode, then serves (x%d)" % ROUNDS,
-                 restart_after_kill, c)
+        if run.case("kill -9 then immediate restart waits for the stale znode, then serves (x%d)" % ROUNDS,
+                    restart_after_kill, c):
+            run.case("SIGSTOP past the session timeout: re-registers after SIGCONT", session_expiry, c)
 
 
 if __name__ == "__main__":
