@@ -258,6 +258,7 @@ class ZooKeeper:
         self.port = port or free_port()
         self.log_path = os.path.join(self.dir, "zookeeper.log")
         self.proc = None
+        self.port_retries = 3
 
     def start(self, timeout=60):
         with open(os.path.join(self.dir, "zoo.cfg"), "w") as f:
@@ -273,18 +274,30 @@ class ZooKeeper:
         env = dict(os.environ, ZOOCFGDIR=self.dir, ZOO_LOG_DIR=self.dir, JMXDISABLE="true",
                    JVMFLAGS="-Xmx256m -XX:+UseSerialGC -cp %s -Dzookeeper.log.dir=%s "
                             "-Dzookeeper.root.logger=INFO,CONSOLE" % (cp, self.dir))
+        log_start = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         self.proc = spawn([os.path.join(ZK_HOME, "bin", "zkServer.sh"), "start-foreground",
                            os.path.join(self.dir, "zoo.cfg")], self.log_path, env=env)
 
         def ready():
             if self.proc.poll() is not None:
+                with open(self.log_path, errors="replace") as f:
+                    f.seek(log_start)
+                    clash = "Address already in use" in f.read()
+                if clash and self.port_retries > 0:
+                    # Another process took the free port we picked; pick again.
+                    self.port_retries -= 1
+                    self.port = free_port()
+                    log("zookeeper: port clash, retrying on %d" % self.port)
+                    self.start(timeout)
+                    return True
                 raise TestFailure("ZooKeeper exited with %s during start-up" % self.proc.returncode)
             if not zk_ruok(self.port):
                 return False
             with ZkClient(self.port):
                 return True
         wait_until(ready, timeout, "ZooKeeper on port %d" % self.port)
-        log("zookeeper up on 127.0.0.1:%d" % self.port)
+        if self.proc.poll() is None and zk_ruok(self.port):
+            log("zookeeper up on 127.0.0.1:%d" % self.port)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -321,6 +334,8 @@ class Broker:
         self.overrides = dict(overrides)
         self.proc = None
         self.starts = 0
+        self.log_start = 0
+        self.port_retries = 3
         self.stderr_path = os.path.join(self.dir, "kanald.log")
 
     @property
@@ -360,6 +375,7 @@ class Broker:
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:halt_on_error=1")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        self.log_start = os.path.getsize(self.stderr_path)
         self.proc = spawn(self.argv(), self.stderr_path, env=env, cwd=self.dir)
         if wait:
             self.wait_ready(timeout)
@@ -381,6 +397,14 @@ class Broker:
     def wait_ready(self, timeout=60):
         """Waits until ApiVersions v0 answers and Metadata v1 lists this broker."""
         def ready():
+            if not self.alive() and self.port_retries > 0 and \
+                    "Address already in use" in self.stderr_since_start():
+                # Another process took the free port we picked; pick again.
+                self.port_retries -= 1
+                self.port = free_port()
+                log("broker %d: port clash, retrying on %d" % (self.id, self.port))
+                self.start(wait=False)
+                return False
             if not self.alive():
                 raise BrokerDied("broker %d exited with %s during start-up"
                                  % (self.id, self.proc.returncode))
@@ -438,6 +462,11 @@ class Broker:
         except FileNotFoundError:
             return ""
 
+    def stderr_since_start(self):
+        with open(self.stderr_path, "rb") as f:
+            f.seek(self.log_start)
+            return f.read().decode(errors="replace")
+
     def sanitizer_reports(self):
         text = self.stderr()
         return [p for p in SANITIZER_PATTERNS if p in text]
@@ -456,7 +485,6 @@ class Cluster:
     def __init__(self, brokers=1, overrides=None, start_brokers=True, start_zk=True, name="cluster"):
         self.workdir = tempfile.mkdtemp(prefix="kanal-it-%s-" % name)
         self.zk = ZooKeeper(self.workdir)
-        self.zk_connect = self.zk.connect
         self.brokers = []
         ov = dict(DEFAULT_OVERRIDES)
         ov.update(overrides or {})
@@ -520,6 +548,10 @@ class Cluster:
                     % (b.id, scaled(timeout)))
                 kill_group(b.proc)
                 b.proc.wait()
+
+    @property
+    def zk_connect(self):
+        return self.zk.connect
 
     @property
     def bootstrap(self):
