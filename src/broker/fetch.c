@@ -117,7 +117,13 @@ static bool fetch_try(kn_req_t *r, bool complete) {
                 int32_t e = -1;
                 int64_t end = -1;
                 kn_epoch_cache_end_offset(&p->epochs, fp->last_fetched_epoch, kn_plog_end_offset(p->log), &e, &end);
-                if (e != fp->last_fetched_epoch || end < fp->fetch_offset) {
+                if (e < 0 && p->epochs.n > 0) {
+                    /* Older than every epoch we know: what precedes our
+                     * first epoch is common history. */
+                    e = fp->last_fetched_epoch;
+                    end = p->epochs.e[0].start_offset;
+                }
+                if (e >= 0 && (e != fp->last_fetched_epoch || end < fp->fetch_offset)) {
                     pd->diverging_epoch.epoch = e;
                     pd->diverging_epoch.end_offset = end;
                     pd->high_watermark = hw;

@@ -128,11 +128,23 @@ static void handle_partition(kn_fetcher_t *f, kn_partition_t *p, kn_FetchRespons
     }
     if (pd->diverging_epoch.epoch >= 0 && pd->diverging_epoch.end_offset >= 0) {
         int64_t leo = kn_plog_end_offset(p->log);
+        /* Kafka's rule: cut at the smaller of where the leader's epoch
+         * ended and where our own copy of that epoch ends. */
+        int32_t own_e = -1;
+        int64_t own_end = -1;
+        kn_epoch_cache_end_offset(&p->epochs, pd->diverging_epoch.epoch, leo, &own_e, &own_end);
         int64_t to = pd->diverging_epoch.end_offset < leo ? pd->diverging_epoch.end_offset : leo;
+        if (own_e >= 0 && own_end >= 0 && own_end < to) to = own_end;
         kn_log(KN_LOG_WARN, p->name,
                "log diverges from leader %d at epoch %d: truncating from %" PRId64 " to %" PRId64, f->leader,
                pd->diverging_epoch.epoch, leo, to);
-        if (kn_plog_truncate_to(p->log, to) == 0) kn_epoch_cache_truncate_from(&p->epochs, kn_plog_end_offset(p->log));
+        int trc = kn_plog_truncate_to(p->log, to);
+        if (trc != 0) {
+            kn_log(KN_LOG_ERROR, p->name, "truncation to %" PRId64 " failed: %s", to, kn_strerror(trc));
+            p->fetch_backoff_until_ms = now + 1000;
+            return;
+        }
+        kn_epoch_cache_truncate_from(&p->epochs, kn_plog_end_offset(p->log));
         kn_broker__pstate_reload(b, p); /* drop producer state past the new end */
         if (p->high_watermark > kn_plog_end_offset(p->log)) p->high_watermark = kn_plog_end_offset(p->log);
         return;
