@@ -203,6 +203,7 @@ static bool fetch_try(kn_req_t *r, bool complete) {
     kn_free(reads);
     kn_req__begin_response(r);
     kn_FetchResponse_encode(&r->resp, r->api_version, &resp);
+    kn_metrics__fetched(&resp, replica);
     kn_req__finish(r);
     return true;
 }

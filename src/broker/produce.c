@@ -83,6 +83,7 @@ static int16_t produce_partition(kn_req_t *r, int16_t acks, kn_str_t topic, int3
     pr->log_append_time_ms = prep.log_append_time;
     pr->log_start_offset = kn_plog_start_offset(p->log);
     *required = last + 1;
+    kn_metrics__produced(p, last - base + 1, rec->len);
     kn_broker__on_append(b, p); /* wakes followers' parked fetches */
     kn_replica__update_hw(b, p); /* an ISR of one moves the HW now */
     return 0;

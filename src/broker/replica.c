@@ -171,6 +171,7 @@ static void alter_done(void *arg, int status, kn_rd_t *body) {
             isr_text(p->isr, p->nisr, was, sizeof(was));
             isr_text(pd->isr, pd->isr_count, now, sizeof(now));
             kn_log(KN_LOG_INFO, p->name, "ISR [%s] -> [%s] (partition epoch %d)", was, now, pd->partition_epoch);
+            kn_metrics__isr_change(p->nisr, pd->isr_count);
             set_ints(&p->isr, &p->nisr, pd->isr, pd->isr_count);
             p->partition_epoch = pd->partition_epoch;
             kn_replica__update_hw(b, p);

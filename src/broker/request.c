@@ -131,6 +131,7 @@ void kn_req__finish(kn_req_t *r) {
         kn_wbuf_patch_i32(&r->resp, 0, (int32_t)(kn_wbuf_len(&r->resp) - 4));
     }
     r->done = true;
+    kn_metrics__request(r);
     if (r->cl) client_flush(r->cl);
 }
 
