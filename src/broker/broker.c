@@ -290,7 +290,6 @@ static void on_cluster_ready(void *ud) {
     kn_log(KN_LOG_INFO, NULL, "started: serving Kafka on %s:%d (advertised %s:%d), cluster id %s, controller %d",
            b->listen_host, b->listen_port, b->adv_host, b->adv_port, kn_cluster_id(b->cluster),
            kn_cluster_controller_id(b->cluster));
-    kn_notify__ready(b);
 }
 
 static void on_cluster_changed(void *ud) {
@@ -337,14 +336,37 @@ static void cluster_stopped(void *ud) {
     uv_stop(b->loop);
 }
 
+static void finish_shutdown(kn_broker_t *b);
+
+static void controlled_shutdown_done(void *ud, int ok, int remaining) {
+    kn_broker_t *b = ud;
+    if (ok)
+        kn_log(KN_LOG_INFO, NULL, "controlled shutdown: the controller moved every leadership away");
+    else
+        kn_log(KN_LOG_WARN, NULL, "controlled shutdown incomplete (%d partitions remaining); stopping anyway",
+               remaining);
+    finish_shutdown(b);
+}
+
+/* Kafka's order: first ask the controller to move our leaderships away
+ * (clients then see at most retriable NOT_LEADER errors), then stop. */
 static void begin_shutdown(kn_broker_t *b, int exit_code) {
+    if (b->stopping || b->shutdown_requested) return;
+    b->shutdown_requested = true;
+    b->exit_code = exit_code;
+    if (exit_code == 0 && b->cfg->controlled_shutdown_enable && b->ready && b->cluster) {
+        kn_log(KN_LOG_INFO, NULL, "controlled shutdown: asking the controller to move leaderships");
+        kn_cluster_controlled_shutdown(b->cluster, controlled_shutdown_done, b);
+        return;
+    }
+    finish_shutdown(b);
+}
+
+static void finish_shutdown(kn_broker_t *b) {
     if (b->stopping) return;
     b->stopping = true;
-    b->exit_code = exit_code;
     kn_log(KN_LOG_INFO, NULL, "shutting down: closing listener, answering waiting requests, flushing logs");
     if (b->server) kn_server_stop_accepting(b->server);
-    kn_notify__send("STOPPING=1\nSTATUS=shutting down\n");
-    kn_metrics__stop(b);
     kn_fetch__expire(b, INT64_MAX);
     kn_group__shutdown(b);
     kn_produce__expire(b, INT64_MAX, true);
@@ -445,7 +467,6 @@ int kn_broker_run(kn_broker_config_t *cfg) {
         .on_close = kn_client__on_close,
     };
     if ((rc = kn_server_listen(b->loop, &so, &scb, &b->server)) < 0) return 1;
-    if (kn_metrics__start(b) < 0) return 1;
     b->listen_port = kn_server_port(b->server);
     if (b->adv_port == 0) b->adv_port = b->listen_port;
 
@@ -459,6 +480,11 @@ int kn_broker_run(kn_broker_config_t *cfg) {
         .rack = cfg->broker_rack,
         .default_num_partitions = cfg->num_partitions,
         .default_replication_factor = cfg->default_replication_factor,
+        .unclean_leader_election_enable = cfg->unclean_leader_election_enable,
+        .auto_leader_rebalance_enable = cfg->auto_leader_rebalance_enable,
+        .leader_imbalance_check_interval_seconds = cfg->leader_imbalance_check_interval_seconds,
+        .leader_imbalance_per_broker_percentage = cfg->leader_imbalance_per_broker_percentage,
+        .controller_socket_timeout_ms = cfg->controller_socket_timeout_ms,
     };
     kn_cluster_callbacks_t ccb = {
         .ud = b,
