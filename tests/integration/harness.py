@@ -613,13 +613,24 @@ class Cluster:
     def create_topic(self, topic, partitions=1, replication_factor=1, timeout=30):
         """Creates a topic through the controller (raw CreateTopics v0) and
         waits until every partition has a leader."""
-        md = self.metadata([])
-        ctrl = [b for b in self.brokers if b.id == md["controller"] and b.alive()]
-        target = ctrl[0] if ctrl else self.any_alive()
-        with target.connect() as c:
-            err = c.create_topic(topic, partitions, replication_factor)
-        expect(err in (kw.NONE, kw.TOPIC_ALREADY_EXISTS),
-               "CreateTopics v0 %s: error %d" % (topic, err))
+        # Like a real client: find the controller, and try again on
+        # NOT_CONTROLLER (a broker answers Metadata before an election ends).
+        result = {}
+
+        def attempt():
+            md = self.metadata([])
+            ctrl = [b for b in self.brokers if b.id == md["controller"] and b.alive()]
+            if not ctrl:
+                return False
+            with ctrl[0].connect() as c:
+                result["err"] = c.create_topic(topic, partitions, replication_factor)
+            return result["err"] != kw.NOT_CONTROLLER
+        try:
+            wait_until(attempt, timeout, "a controller to create %s" % topic, interval=0.1)
+        except TestFailure as e:
+            raise TestFailure("%s; last CreateTopics v0 error: %s" % (e, result.get("err")))
+        expect(result["err"] in (kw.NONE, kw.TOPIC_ALREADY_EXISTS),
+               "CreateTopics v0 %s: error %d" % (topic, result["err"]))
         self.wait_topic(topic, partitions, timeout)
 
     def wait_topic(self, topic, partitions, timeout=30):
