@@ -290,6 +290,7 @@ static void on_cluster_ready(void *ud) {
     kn_log(KN_LOG_INFO, NULL, "started: serving Kafka on %s:%d (advertised %s:%d), cluster id %s, controller %d",
            b->listen_host, b->listen_port, b->adv_host, b->adv_port, kn_cluster_id(b->cluster),
            kn_cluster_controller_id(b->cluster));
+    kn_notify__ready(b);
 }
 
 static void on_cluster_changed(void *ud) {
@@ -367,6 +368,8 @@ static void finish_shutdown(kn_broker_t *b) {
     b->stopping = true;
     kn_log(KN_LOG_INFO, NULL, "shutting down: closing listener, answering waiting requests, flushing logs");
     if (b->server) kn_server_stop_accepting(b->server);
+    kn_notify__send("STOPPING=1\nSTATUS=shutting down\n");
+    kn_metrics__stop(b);
     kn_fetch__expire(b, INT64_MAX);
     kn_group__shutdown(b);
     kn_produce__expire(b, INT64_MAX, true);
@@ -467,6 +470,7 @@ int kn_broker_run(kn_broker_config_t *cfg) {
         .on_close = kn_client__on_close,
     };
     if ((rc = kn_server_listen(b->loop, &so, &scb, &b->server)) < 0) return 1;
+    if (kn_metrics__start(b) < 0) return 1;
     b->listen_port = kn_server_port(b->server);
     if (b->adv_port == 0) b->adv_port = b->listen_port;
 

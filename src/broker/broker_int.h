@@ -295,4 +295,16 @@ void kn_admin__cancel_client(kn_broker_t *b, kn_client_t *cl);
 /* A NUL-terminated copy of a wire string in the request arena. */
 char *kn_req__cstr(kn_req_t *r, kn_str_t s);
 
+/* metrics.c: Prometheus endpoint (metrics.listeners) and its counters */
+int kn_metrics__start(kn_broker_t *b); /* after the Kafka listener; 0, or <0 after logging */
+void kn_metrics__stop(kn_broker_t *b);  /* shutdown: closes the listener and open scrapes */
+void kn_metrics__request(const kn_req_t *r); /* reply ready (kn_req__finish) */
+void kn_metrics__produced(const kn_partition_t *p, int64_t records, int64_t bytes);
+struct kn_FetchResponse_s;
+void kn_metrics__fetched(const struct kn_FetchResponse_s *resp, bool replica); /* reply built */
+void kn_metrics__isr_change(int32_t old_n, int32_t new_n); /* leader's ISR applied */
+/* notify.c: systemd's sd_notify protocol over $NOTIFY_SOCKET (no libsystemd) */
+int kn_notify__send(const char *state); /* "READY=1\n..."; 0 when not under systemd */
+void kn_notify__ready(kn_broker_t *b);  /* READY=1 with a STATUS line */
+
 #endif
