@@ -13,6 +13,7 @@ PACKAGES=(
     libcmocka-dev clang libclang-rt-14-dev libfuzzer-14-dev
     zookeeper default-jre-headless
     kcat python3 python3-confluent-kafka python3-kafka
+    systemd
 )
 # node: prefer one already on PATH (the machines carry node 20); Debian's
 # nodejs + npm only when there is none.
