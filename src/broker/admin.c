@@ -320,6 +320,7 @@ int kn_h_delete_topics(kn_req_t *r) {
 
 void kn_admin__metadata_changed(kn_broker_t *b) {
     int64_t now = kn_now_ms();
+    kn_configs__metadata_changed(b);
     kn_req_t *r = b->admin_waiters;
     while (r) {
         kn_req_t *next = ((admin_state_t *)r->state)->next_waiter;
@@ -344,7 +345,7 @@ void kn_admin__cancel_client(kn_broker_t *b, kn_client_t *cl) {
 
 /* ---- DescribeConfigs ---- */
 enum { RES_TOPIC = 2, RES_BROKER = 4 };
-enum { SRC_DYNAMIC_TOPIC = 1, SRC_STATIC_BROKER = 4, SRC_DEFAULT = 5 };
+enum { SRC_DYNAMIC_TOPIC = 1, SRC_STATIC_BROKER = 4, SRC_DEFAULT = 5 }; /* 2, 3: kn_configs__broker_source */
 
 static bool key_wanted(const kn_DescribeConfigsRequest_DescribeConfigsResource_t *res, const char *key) {
     if (res->configuration_keys_count < 0) return true;
@@ -434,6 +435,11 @@ static void describe_broker(kn_req_t *r, const kn_DescribeConfigsRequest_Describ
         c->read_only = e.read_only;
         c->is_default = e.is_default;
         c->config_source = e.is_default ? SRC_DEFAULT : SRC_STATIC_BROKER;
+        int dyn = kn_configs__broker_source(b, e.name);
+        if (dyn) {
+            c->config_source = (int8_t)dyn;
+            c->is_default = false;
+        }
         c->is_sensitive = false;
         c->synonyms_count = 0;
         c->config_type = config_type_code(e.type);

@@ -155,6 +155,7 @@ struct kn_broker_s {
     int64_t last_flush_ms;
     int64_t last_checkpoint_ms;
     kn_req_t *admin_waiters; /* CreateTopics/DeleteTopics waiting on metadata */
+    kn_req_t *cfg_waiters;   /* CreatePartitions waiting on metadata (configs.c) */
     struct kn_lifecycle_s *lc; /* retention, cleaner, deleted segments (lifecycle.c) */
     struct kn_group_glue_s *groups; /* group coordinator glue (group.c) */
     /* replication */
@@ -290,6 +291,17 @@ void kn_fetch__expire(kn_broker_t *b, int64_t now_ns);
 void kn_fetch__cancel_client(kn_broker_t *b, kn_client_t *cl);
 /* admin.c */
 void kn_admin__metadata_changed(kn_broker_t *b);
+/* configs.c: AlterConfigs, IncrementalAlterConfigs, CreatePartitions and
+ * dynamic broker configs */
+int kn_h_alter_configs(kn_req_t *r);
+int kn_h_incremental_alter_configs(kn_req_t *r);
+int kn_h_create_partitions(kn_req_t *r);
+void kn_configs__metadata_changed(kn_broker_t *b); /* waiting CreatePartitions; timeouts */
+/* Apply /config/brokers/<id> over <default> over the static config to b->cfg. */
+void kn_configs__apply_broker(kn_broker_t *b);
+/* DescribeConfigs source of a broker key: 2 per-broker dynamic, 3 cluster
+ * default dynamic, 0 not dynamic. */
+int kn_configs__broker_source(kn_broker_t *b, const char *key);
 void kn_admin__cancel_client(kn_broker_t *b, kn_client_t *cl);
 
 /* A NUL-terminated copy of a wire string in the request arena. */

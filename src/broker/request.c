@@ -28,6 +28,9 @@ static kn_handler_fn handler_for(int16_t key) {
     case KN_API_CREATE_TOPICS: return kn_h_create_topics;
     case KN_API_DELETE_TOPICS: return kn_h_delete_topics;
     case KN_API_DESCRIBE_CONFIGS: return kn_h_describe_configs;
+    case KN_API_ALTER_CONFIGS: return kn_h_alter_configs;
+    case KN_API_INCREMENTAL_ALTER_CONFIGS: return kn_h_incremental_alter_configs;
+    case KN_API_CREATE_PARTITIONS: return kn_h_create_partitions;
     case KN_API_INIT_PRODUCER_ID: return kn_h_init_producer_id;
     case KN_API_DELETE_RECORDS: return kn_h_delete_records;
     case KN_API_FIND_COORDINATOR: return kn_h_find_coordinator;

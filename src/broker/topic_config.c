@@ -152,5 +152,6 @@ void kn_partition__apply_config(kn_broker_t *b, kn_partition_t *p) {
 }
 
 void kn_topic_config__apply_all(kn_broker_t *b) {
+    kn_configs__apply_broker(b); /* dynamic broker keys first: topic defaults derive from them */
     for (size_t i = 0; i < b->nparts; i++) kn_partition__apply_config(b, b->parts[i]);
 }

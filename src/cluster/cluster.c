@@ -241,6 +241,7 @@ static void free_snapshot(kn_cluster_t *c) {
 
 static void really_free(kn_cluster_t *c) {
     kn_cluster__chan_free(c);
+    kn_cluster__ext_free(c);
     kn_free(c->shut_ids);
     kn_free(c->shut_epochs);
     clear_cache(c);
@@ -826,6 +827,7 @@ static void load_all(kn_cluster_t *c, bool refresh) {
     list_marks(c);
     list_brokers(c, refresh);
     list_topics(c, refresh);
+    kn_cluster__ext_load(c);
 }
 
 /* ---- startup ---- */
@@ -1123,6 +1125,8 @@ void kn_cluster__event(kn_cluster_t *c, int type, int state, const char *rel) {
             get_topic(c, rel + 16, false);
     } else if (!strncmp(rel, "/config/topics/", 15) && !strchr(rel + 15, '/')) {
         if (kn_cluster__find_topic(c, rel + 15)) get_config(c, rel + 15);
+    } else if (!strncmp(rel, "/config/brokers/", 16) && !strchr(rel + 16, '/')) {
+        kn_cluster__ext_event(c, rel + 16);
     }
 }
 

@@ -189,6 +189,8 @@ struct kn_cluster_s {
     /* ControlledShutdown client (requests.c) */
     struct kn_csclient_s *cs;
     uv_timer_t cs_timer;
+    /* dynamic broker configs (admin_ext.c) */
+    struct kn_admin_ext_s *ext;
 
     /* snapshot (public view) */
     kn_snap_topic_t **snap_topics;
@@ -271,6 +273,13 @@ void kn_cluster__chan_free(kn_cluster_t *c);
 void kn_cluster__waits_drop(kn_cluster_t *c, int16_t kerr);
 void kn_cluster__rebalance(kn_cluster_t *c);
 void kn_cluster__cs_free(kn_cluster_t *c);
+
+/* admin_ext.c: /config/brokers/<our id> and /config/brokers/<default>,
+ * read and watched with every metadata load. */
+typedef struct kn_admin_ext_s kn_admin_ext_t;
+void kn_cluster__ext_load(kn_cluster_t *c);
+void kn_cluster__ext_event(kn_cluster_t *c, const char *name); /* /config/brokers/<name> changed */
+void kn_cluster__ext_free(kn_cluster_t *c);
 
 /* Watch /controller and run for election when it is absent. */
 void kn_cluster__ctrl_start(kn_cluster_t *c);

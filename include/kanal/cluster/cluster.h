@@ -128,6 +128,53 @@ int kn_cluster_create_topic(kn_cluster_t *c, const char *name, int32_t npartitio
  * znodes. Controller only. Same return convention. */
 int kn_cluster_delete_topic(kn_cluster_t *c, const char *name, kn_cluster_done_cb cb, void *ud);
 
+/* ---- configs and partitions (src/cluster/admin_ext.c) ---- */
+
+/* Dynamic broker configs from /config/brokers/<our id> (per_broker) or
+ * /config/brokers/<default>; 0 and NULLs if none. Valid until control
+ * returns to the loop (on_metadata_changed follows a change). */
+size_t kn_cluster_broker_configs(const kn_cluster_t *c, bool per_broker, const char *const **keys,
+                                 const char *const **values);
+
+typedef struct kn_cluster_config_map_s {
+    const char *const *keys;
+    const char *const *values;
+    size_t n;
+} kn_cluster_config_map_t;
+
+/* The edit step of kn_cluster_alter_config: cur is the entity's stored map
+ * (empty if the znode is absent), borrowed for the call. Fill *out
+ * (borrowed until return; the cluster copies it) and return 0, or a Kafka
+ * error with a message in msg. Called once per attempt, on the loop thread;
+ * never after done. */
+typedef int16_t (*kn_cluster_config_edit_fn)(void *ud, const kn_cluster_config_map_t *cur,
+                                             kn_cluster_config_map_t *out, char *msg, size_t msgsz);
+
+/* AlterConfigs/IncrementalAlterConfigs in ZK mode (any broker): read
+ * /config/<entity_type>/<entity_name> ("topics"/"brokers"; name a topic, a
+ * broker id or "<default>"), let edit compute the new map, and write it
+ * conditional on the version read (create if absent) together with the
+ * sequential /config/changes/config_change_ notification
+ * {"version":2,"entity_path":"<type>/<name>"} in one multi; a concurrent
+ * writer makes it re-read and edit again. validate_only: stops after edit.
+ * done once (7 if ZooKeeper was lost). Returns 0, KN_ESTATE (stopping) or
+ * KN_EINVAL (bad entity); then done will not run. */
+int kn_cluster_alter_config(kn_cluster_t *c, const char *entity_type, const char *entity_name, bool validate_only,
+                            kn_cluster_config_edit_fn edit, kn_cluster_done_cb done, void *ud);
+
+/* CreatePartitions in ZK mode: controller only (41). Grows topic to count
+ * partitions: 3 unknown topic, 17 queued for deletion, 37 count not above
+ * the current one, 38 replication factor above the live brokers, 39 bad
+ * assignment. assignments (nassignments lists, -1 = none given; copied):
+ * one replica list per new partition, else Kafka's spread continued from
+ * the existing layout. Writes /brokers/topics/<t> conditional on its
+ * version and fenced by /controller_epoch; the new partitions' states
+ * follow from the controller (wait for the cache). Same return convention
+ * as create_topic. */
+int kn_cluster_create_partitions(kn_cluster_t *c, const char *topic, int32_t count,
+                                 const int32_t *const *assignments, const int32_t *assignment_lens,
+                                 int32_t nassignments, bool validate_only, kn_cluster_done_cb cb, void *ud);
+
 /* ---- controller requests (the handlers in src/broker/controller_api.c) ----
  * On a broker that is not the controller each answers NOT_CONTROLLER (41).
  * done runs on the loop thread, never inside the call, exactly once (also
