@@ -13,6 +13,7 @@ made through another broker."""
 
 import json
 import os
+import shutil
 import sys
 import time
 
@@ -33,6 +34,12 @@ INVALID_PARTITIONS = 37
 INVALID_REPLICA_ASSIGNMENT = 39
 NOT_CONTROLLER = 41
 BIG = b"x" * 5000
+HERE = os.path.dirname(os.path.abspath(__file__))
+# Quick retention checks so a live retention.ms change shows within seconds.
+OVERRIDES = {
+    "log.retention.check.interval.ms": "300",
+    "log.segment.delete.delay.ms": "300",
+}
 
 
 # ---- raw IncrementalAlterConfigs (v0 classic, v1 flexible) and CreatePartitions v0
@@ -171,6 +178,28 @@ def source(entry):
     return getattr(entry.source, "value", entry.source)
 
 
+def segments(c, topic, broker=0):
+    d = os.path.join(c.broker(broker).log_dir, "%s-0" % topic)
+    return sorted(int(f[:20]) for f in os.listdir(d) if f.endswith(".log"))
+
+
+def low_watermark(c, topic):
+    with c.broker(0).connect() as conn:
+        return conn.list_offset(topic, 0, -2)["offset"]
+
+
+def node():
+    exe = shutil.which("node") or shutil.which("nodejs")
+    h.expect(exe is not None, "node is not installed")
+    return exe
+
+
+def kafkajs(c, topic, key, value, partitions=0):
+    out = h.run_cmd([node(), os.path.join(HERE, "kafkajs_configs.js"), c.bootstrap, topic, key, value,
+                     str(partitions)], timeout=60, env=dict(os.environ, NODE_PATH=os.path.join(HERE, "node_modules")))
+    return json.loads(out.stdout.decode().strip().splitlines()[-1])
+
+
 # ---- cases, one broker
 
 def test_topic_alter_takes_effect(c):
@@ -202,6 +231,34 @@ def test_topic_alter_takes_effect(c):
     h.eq(value_of(d, "max.message.bytes"), "1048588", "max.message.bytes back to the default")
     h.expect(d["max.message.bytes"].is_default, "max.message.bytes is a default again")
     h.wait_until(lambda: produce(c, "cfg-a", BIG) is None, h.scaled(10), "big records accepted again")
+
+
+def test_log_settings_live(c):
+    """segment.bytes and retention.ms changed on a topic with data: the next
+    appends roll at the new size, and retention deletes the old segments."""
+    create(c, "cfg-r", 1)
+    for _ in range(3):
+        h.eq(produce(c, "cfg-r", b"r" * 700), None, "record before")
+    h.eq(segments(c, "cfg-r"), [0], "one segment before")
+    h.eq(alter(c, ConfigResource.Type.TOPIC, "cfg-r", {"segment.bytes": "1000"}), None, "segment.bytes=1000")
+    wait_described(c, ConfigResource.Type.TOPIC, "cfg-r", "segment.bytes", "1000")
+    for _ in range(3):
+        h.eq(produce(c, "cfg-r", b"r" * 700), None, "record after")
+    h.expect(len(segments(c, "cfg-r")) >= 3, "appends roll at 1000 bytes now: %s" % segments(c, "cfg-r"))
+    h.eq(low_watermark(c, "cfg-r"), 0, "log start before retention")
+    # retention.ms=1 with cleanup.policy=delete: every closed segment expires.
+    h.eq(alter(c, ConfigResource.Type.TOPIC, "cfg-r", {"segment.bytes": "1000", "retention.ms": "1"}), None,
+         "retention.ms=1")
+    h.wait_until(lambda: low_watermark(c, "cfg-r") >= 5, h.scaled(20), "retention moves the log start", 0.2)
+    # compact only: retention no longer deletes.
+    h.eq(alter(c, ConfigResource.Type.TOPIC, "cfg-r",
+               {"segment.bytes": "1000", "retention.ms": "1", "cleanup.policy": "compact"}), None, "compact")
+    wait_described(c, ConfigResource.Type.TOPIC, "cfg-r", "cleanup.policy", "compact")
+    start = low_watermark(c, "cfg-r")
+    for _ in range(3):
+        h.eq(produce(c, "cfg-r", b"r" * 700), None, "record while compacted")
+    time.sleep(1.5)
+    h.eq(low_watermark(c, "cfg-r"), start, "no time retention under cleanup.policy=compact")
 
 
 def test_bad_values(c):
@@ -377,21 +434,48 @@ def test_three_brokers(c):
     md = c.metadata(["cfg-3"])["topics"]["cfg-3"]
     h.eq(len(md["partitions"]), 6, "six partitions")
     h.eq(sorted(p["leader"] for p in md["partitions"]), [0, 0, 1, 1, 2, 2], "new partitions spread over brokers")
+    # Other brokers learn of the new partitions from UpdateMetadata: a new
+    # producer may ask one that does not know them yet.
     h.wait_until(lambda: produce(c, "cfg-3", b"small", partition=5) is None, h.scaled(15), "produce to partition 5")
-    err = produce(c, "cfg-3", BIG, partition=5)
-    h.expect(err is not None and err.code() == KafkaError.MSG_SIZE_TOO_LARGE,
-             "new partition 5 has the topic's config: %s" % err)
+
+    def big_refused():
+        err = produce(c, "cfg-3", BIG, partition=5)
+        return err is not None and err.code() == KafkaError.MSG_SIZE_TOO_LARGE
+    h.wait_until(big_refused, h.scaled(15), "new partition 5 has the topic's config")
+
+
+def test_kafkajs(c):
+    create(c, "cfg-js", 3, rf=2)
+    r = kafkajs(c, "cfg-js", "max.message.bytes", "1500", partitions=4)
+    h.expect(r["ok"], "kafkajs alterConfigs/createPartitions: %s" % r)
+    h.eq(r["partitions"], 4, "partitions after kafkajs createPartitions")
+    for b in c.brokers:
+        wait_described(c, ConfigResource.Type.TOPIC, "cfg-js", "max.message.bytes", "1500", broker=b)
+    c.wait_topic("cfg-js", 4)
+
+    def refused_everywhere():
+        for p in range(4):
+            err = produce(c, "cfg-js", BIG, partition=p)
+            if err is None or err.code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                return False
+        return True
+    h.wait_until(refused_everywhere, h.scaled(15), "every leader refusing big records", interval=0.3)
+    r = kafkajs(c, "cfg-js", "min.insync.replicas", "zero")
+    # (kafkajs drops the broker's error_message; the confluent cases check it)
+    h.expect(not r["ok"] and r["error"] == "INVALID_CONFIG", "bad value from kafkajs: %s" % r)
 
 
 def body(run):
-    with h.Cluster(brokers=1, name="configs") as c:
+    with h.Cluster(brokers=1, name="configs", overrides=OVERRIDES) as c:
         run.case("topic AlterConfigs shows in describe and takes effect", test_topic_alter_takes_effect, c)
+        run.case("segment.bytes, retention.ms, cleanup.policy applied live", test_log_settings_live, c)
         run.case("bad values, unknown keys and topics, validate_only", test_bad_values, c)
         run.case("broker configs: read-only refused, dynamic applied with their source", test_broker_configs, c)
         run.case("IncrementalAlterConfigs v0/v1: SET, DELETE, APPEND, SUBTRACT", test_incremental, c)
         run.case("CreatePartitions 3 -> 6, errors, validate_only, manual assignment", test_create_partitions, c)
     with h.Cluster(brokers=3, name="configs3") as c:
         run.case("three brokers: a change made through one applies on all", test_three_brokers, c)
+        run.case("kafkajs: alterConfigs and createPartitions on three brokers", test_kafkajs, c)
 
 
 if __name__ == "__main__":
