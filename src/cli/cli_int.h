@@ -72,6 +72,10 @@ int kn_cli_conf_set(const kn_cli_t *cli, rd_kafka_conf_t *conf, const char *k, c
 int kn_cli_metadata(kn_cli_t *cli, rd_kafka_t *rk, bool all_topics, rd_kafka_topic_t *only,
                     const struct rd_kafka_metadata **md);
 
+/* Waits (within the timeout) until a controller is known: CreateTopics,
+ * DeleteTopics and CreatePartitions go to it. KN_CLI_OK or KN_CLI_FAIL. */
+int kn_cli_wait_controller(kn_cli_t *cli, rd_kafka_t *rk);
+
 /* Admin call plumbing: options with the request timeout set, and waiting for
  * the result event (NULL after printing a timeout message). */
 rd_kafka_AdminOptions_t *kn_cli_admin_options(kn_cli_t *cli, rd_kafka_t *rk, rd_kafka_admin_op_t op);

@@ -178,6 +178,25 @@ int kn_cli_metadata(kn_cli_t *cli, rd_kafka_t *rk, bool all_topics, rd_kafka_top
     return KN_CLI_UNREACHABLE;
 }
 
+int kn_cli_wait_controller(kn_cli_t *cli, rd_kafka_t *rk) {
+    int64_t deadline = kn_cli_now_ms() + cli->timeout_ms;
+    for (;;) {
+        /* Each Metadata answer (v1+) carries the controller id; librdkafka
+         * remembers it. Right after a cluster starts there may be none yet. */
+        if (rd_kafka_controllerid(rk, 0) >= 0) return KN_CLI_OK;
+        int64_t left = deadline - kn_cli_now_ms();
+        if (left <= 0) break;
+        const struct rd_kafka_metadata *md = NULL;
+        if (rd_kafka_metadata(rk, 0, NULL, &md, (int)(left < 1000 ? left : 1000)) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_metadata_destroy(md);
+        if (rd_kafka_controllerid(rk, 0) >= 0) return KN_CLI_OK;
+        rd_kafka_poll(rk, 200);
+    }
+    kn_cli_err(cli, "the cluster at %s has no active controller (none elected within %d ms)", cli->bootstrap,
+               cli->timeout_ms);
+    return KN_CLI_FAIL;
+}
+
 rd_kafka_AdminOptions_t *kn_cli_admin_options(kn_cli_t *cli, rd_kafka_t *rk, rd_kafka_admin_op_t op) {
     char err[256];
     rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, op);

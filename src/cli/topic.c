@@ -645,6 +645,7 @@ int kn_cli_topic_main(kn_cli_t *cli, int argc, char **argv) {
         const struct rd_kafka_metadata *md;
         rc = kn_cli_metadata(cli, rk, false, NULL, &md);
         if (!rc) rd_kafka_metadata_destroy(md);
+        if (!rc) rc = kn_cli_wait_controller(cli, rk);
     }
     if (!rc) {
         switch (which) {

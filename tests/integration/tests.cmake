@@ -8,6 +8,12 @@ if(TARGET kanald)
   set(KANAL_IT_PYTHON /usr/bin/python3 CACHE FILEPATH
       "python3 that sees the Debian Kafka client packages")
 
+  # The kanal CLI for the tests that drive it (test_cli_kanal.py).
+  set(KANAL_IT_CLI_ENV "")
+  if(TARGET kanal)
+    set(KANAL_IT_CLI_ENV ";KANAL_CLI=$<TARGET_FILE:kanal>")
+  endif()
+
   # kn_add_integration_test(<name> <timeout-seconds> [extra labels...])
   function(kn_add_integration_test name timeout)
     set(labels integration ${ARGN})
@@ -17,10 +23,12 @@ if(TARGET kanald)
       LABELS "${labels}"
       TIMEOUT ${timeout}
       RESOURCE_LOCK kanal_cluster
-      ENVIRONMENT "KANAL_BIN=$<TARGET_FILE:kanald>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1")
+      ENVIRONMENT "KANAL_BIN=$<TARGET_FILE:kanald>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1${KANAL_IT_CLI_ENV}")
   endfunction()
 
   kn_add_integration_test(cli 90)
+  kn_add_integration_test(cli_kanal 450)
+  kn_add_integration_test(metrics 240)
   kn_add_integration_test(kcat 180)
   kn_add_integration_test(bad_input 210)
   kn_add_integration_test(list_offsets 180)
