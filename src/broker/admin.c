@@ -400,8 +400,8 @@ static void describe_topic(kn_req_t *r, const kn_DescribeConfigsRequest_Describe
             char buf[256];
             kn_topic_config_default(b->cfg, info.name, buf, sizeof(buf));
             c->value = s_of(kn_arena_strndup(&r->arena, buf, strlen(buf)));
-            c->is_default = true;
-            c->config_source = SRC_DEFAULT;
+            c->config_source = (int8_t)kn_configs__topic_default_source(b, info.name);
+            c->is_default = c->config_source == SRC_DEFAULT;
         }
         c->read_only = false;
         c->synonyms_count = 0;

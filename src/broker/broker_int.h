@@ -302,6 +302,9 @@ void kn_configs__apply_broker(kn_broker_t *b);
 /* DescribeConfigs source of a broker key: 2 per-broker dynamic, 3 cluster
  * default dynamic, 0 not dynamic. */
 int kn_configs__broker_source(kn_broker_t *b, const char *key);
+/* Source of a topic key without an override, from the broker key behind
+ * it: 2 or 3 (dynamic), 4 (set in the broker's file), else 5 (default). */
+int kn_configs__topic_default_source(kn_broker_t *b, const char *topic_key);
 void kn_admin__cancel_client(kn_broker_t *b, kn_client_t *cl);
 
 /* A NUL-terminated copy of a wire string in the request arena. */

@@ -671,6 +671,7 @@ static struct {
     const kn_broker_config_t *cfg;      /* the config the table was saved from */
     char *saved[KN_BROKER_CONFIG_MAX_KEYS];   /* static value text; NULL = null */
     char *applied[KN_BROKER_CONFIG_MAX_KEYS]; /* dynamic value in force; NULL = static */
+    bool was_explicit[KN_BROKER_CONFIG_MAX_KEYS]; /* given in the file or an override */
 } dyn;
 
 static const char *map_get(const char *const *k, const char *const *v, size_t n, const char *key) {
@@ -694,6 +695,19 @@ int kn_configs__broker_source(kn_broker_t *b, const char *key) {
     return 0;
 }
 
+int kn_configs__topic_default_source(kn_broker_t *b, const char *topic_key) {
+    const char *bk = kn_topic_config_broker_key(topic_key);
+    int i = bk ? kn_broker_config_find(bk) : -1;
+    if (i < 0) return 5;
+    int src = kn_configs__broker_source(b, bk);
+    if (src) return src;
+    char buf[256];
+    kn_broker_config_entry_t e;
+    if (kn_broker_config_entry(b->cfg, (size_t)i, &e, buf, sizeof(buf)) == 0 && !e.is_default)
+        return 4; /* STATIC_BROKER_CONFIG */
+    return 5;     /* DEFAULT_CONFIG */
+}
+
 void kn_configs__apply_broker(kn_broker_t *b) {
     if (!b->cluster) return;
     size_t count = kn_broker_config_count();
@@ -708,8 +722,9 @@ void kn_configs__apply_broker(kn_broker_t *b) {
         for (size_t i = 0; i < count; i++) {
             char buf[1024];
             kn_broker_config_entry_t e;
-            if (kn_broker_config_entry(b->cfg, i, &e, buf, sizeof(buf)) == 0 && !e.read_only && e.value)
-                dyn.saved[i] = kn_strdup(e.value);
+            if (kn_broker_config_entry(b->cfg, i, &e, buf, sizeof(buf)) != 0 || e.read_only) continue;
+            dyn.saved[i] = e.value ? kn_strdup(e.value) : NULL;
+            dyn.was_explicit[i] = !e.is_default;
         }
     }
     const char *const *pk, *const *pv, *const *dk, *const *dv;
@@ -733,6 +748,8 @@ void kn_configs__apply_broker(kn_broker_t *b) {
         } else if (kn_broker_config_set(b->cfg, e.name, target, err, sizeof(err)) != 0) {
             kn_log(KN_LOG_WARN, NULL, "dynamic broker config %s=%s not applied: %s", e.name, target, err);
         } else {
+            /* Back to a value nobody set: DescribeConfigs says default again. */
+            if (!want && !dyn.was_explicit[i]) b->cfg->explicit_set[i / 8] &= (uint8_t)~(1u << (i % 8));
             kn_log(KN_LOG_INFO, NULL, "broker config %s: %s -> %s (%s)", e.name, e.value ? e.value : "null", target,
                    want ? level : "dynamic value removed");
         }
