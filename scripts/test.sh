@@ -18,6 +18,7 @@ JOBS=${KANAL_JOBS:-2}
 START=$SECONDS
 status=0
 summaries=()
+failed_tests=()
 
 phase() { echo; echo "===== [$((SECONDS - START))s] $*"; }
 
@@ -38,6 +39,11 @@ run_ctest() {
     local line
     line=$(grep -E '^[0-9]+% tests passed' "$logf" | tail -n 1)
     summaries+=("${line:-ctest in $dir $* printed no summary (exit $rc)}")
+    local t
+    while read -r t; do
+        [ -n "$t" ] && failed_tests+=("$dir: $t")
+    done < <(sed -n '/^The following tests FAILED:/,/^Errors while running CTest/p' "$logf" |
+             grep -E '^[[:space:]]+[0-9]+ - ' | sed -E 's/^[[:space:]]+[0-9]+ - //')
     [ "$rc" -eq 0 ] || status=1
 }
 
@@ -68,6 +74,10 @@ if [ "${KANAL_SKIP_ASAN:-0}" != 1 ]; then
     fi
 fi
 
+if [ ${#failed_tests[@]} -gt 0 ]; then
+    phase "failed tests (full output above; server files are kept in /tmp/kanal-it-*):"
+    printf '  %s\n' "${failed_tests[@]}"
+fi
 phase "done in $((SECONDS - START))s; ctest summaries (build/ all; build-asan/ unit|fuzz; build-asan/ integration):"
 for s in "${summaries[@]}"; do
     echo "$s"
