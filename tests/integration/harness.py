@@ -436,6 +436,7 @@ class Broker:
         """SIGTERM and wait; returns the exit status (SIGKILLs on timeout and fails)."""
         if not self.alive():
             return self.proc.returncode if self.proc else None
+        kill_group(self.proc, signal.SIGCONT)  # a paused broker cannot act on SIGTERM
         os.kill(self.proc.pid, signal.SIGTERM)
         try:
             return self.proc.wait(timeout=scaled(timeout))
@@ -577,6 +578,9 @@ class Cluster:
             if b.proc is not None and b.proc.poll() is not None:
                 out.write("\n***** broker %d is not running: exit status %s *****\n"
                           % (b.id, b.proc.returncode))
+            if b.sanitizer_reports():
+                out.write("\n***** broker %d stderr has sanitizer output: %s *****\n"
+                          % (b.id, b.sanitizer_reports()))
             lines = b.stderr().splitlines()
             out.write("\n----- broker %d stderr (%s, last %d of %d lines) -----\n"
                       % (b.id, b.stderr_path, min(tail_lines, len(lines)), len(lines)))
