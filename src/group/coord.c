@@ -907,8 +907,7 @@ static void add_member_and_rebalance(kn_gcoord_t *c, group_t *g, const kn_gjoin_
     member_set_join(m, req, in->version);
     if (g->state == ST_PREPARING && g->generation == 0) g->new_member_added = true;
     if (g->nmembers == 0) {
-        kn_free(g->protocol_type);
-        add_member(g, m);
+        add_member(g, m); /* frees and clears the old protocol type */
         g->protocol_type = dup_str(in->protocol_type);
     } else {
         add_member(g, m);
