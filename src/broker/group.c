@@ -218,10 +218,11 @@ static void load_partition(glue_t *g, int32_t i) {
             kn_plog_read_release(&rd);
             break;
         }
-        uint8_t *buf = kn_malloc((size_t)rd.len);
-        ssize_t got = pread(rd.fd, buf, (size_t)rd.len, rd.file_pos);
-        kn_plog_read_release(&rd);
-        if (got != rd.len) {
+        int32_t want = rd.len;
+        uint8_t *buf = kn_malloc((size_t)want);
+        ssize_t got = pread(rd.fd, buf, (size_t)want, rd.file_pos);
+        kn_plog_read_release(&rd); /* zeroes rd */
+        if (got != want) {
             kn_log(KN_LOG_ERROR, p->name, "loading groups: short read at %lld", (long long)off);
             kn_free(buf);
             break;
