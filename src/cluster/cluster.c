@@ -240,6 +240,9 @@ static void free_snapshot(kn_cluster_t *c) {
 }
 
 static void really_free(kn_cluster_t *c) {
+    /* Every session is closed, so no completion can still arrive: free the
+     * operations ZooKeeper dropped without answering (in flight at close). */
+    while (c->live_ops) kn_cluster__op_free(c->live_ops);
     kn_cluster__chan_free(c);
     kn_cluster__ext_free(c);
     kn_free(c->shut_ids);

@@ -32,6 +32,7 @@ typedef void (*kn_zop_fn)(kn_cluster_t *c, kn_zop_t *op, const kn_zres_t *r);
 
 struct kn_zop_s {
     kn_cluster_t *c;
+    struct kn_zop_s *live_prev, *live_next; /* c->live_ops: freed at the end if ZooKeeper never answered */
     uint64_t gen;       /* session generation it was issued on */
     kn_zop_fn fn;
     char *path;         /* relative to the chroot */
@@ -111,6 +112,7 @@ enum {
 };
 
 struct kn_cluster_s {
+    kn_zop_t *live_ops;          /* every op not yet freed (zk.c) */
     uv_loop_t *loop;
     kn_cluster_callbacks_t cb;
     /* config (owned copies) */

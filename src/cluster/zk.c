@@ -43,11 +43,19 @@ kn_zop_t *kn_cluster__op(kn_cluster_t *c, kn_zop_fn fn, const char *path) {
     op->fn = fn;
     op->path = kn_strdup(path ? path : "");
     op->abs = kn_cluster__abs(c, op->path);
+    op->live_next = c->live_ops;
+    if (c->live_ops) c->live_ops->live_prev = op;
+    c->live_ops = op;
     return op;
 }
 
 void kn_cluster__op_free(kn_zop_t *op) {
     if (!op) return;
+    if (op->live_prev)
+        op->live_prev->live_next = op->live_next;
+    else if (op->c->live_ops == op)
+        op->c->live_ops = op->live_next;
+    if (op->live_next) op->live_next->live_prev = op->live_prev;
     kn_free(op->path);
     kn_free(op->abs);
     kn_free(op->arg);
