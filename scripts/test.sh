@@ -5,11 +5,15 @@
 #                   and one pass of the integration tests against the
 #                   sanitized kanald (a sanitizer report in a broker's stderr
 #                   fails the test)
+#   3. build-fuzz/  clang + libFuzzer on the request decoder and batch
+#                   validation for a bounded time (scripts/fuzz.sh)
 # Exits non-zero if any build or test failed. Runs unattended (CI=true, no
 # stdin); both trees are reused incrementally on later runs.
 #
 #   KANAL_JOBS=N          parallel build/test jobs (default 2)
 #   KANAL_SKIP_ASAN=1     only the plain tree (a quicker local loop)
+#   KANAL_SKIP_FUZZ=1     skip the bounded libFuzzer runs (3.)
+#   KANAL_FUZZ_SECONDS=N  libFuzzer time for the request decoder (default 60)
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -72,6 +76,26 @@ if [ "${KANAL_SKIP_ASAN:-0}" != 1 ]; then
         status=1
         summaries+=("build-asan/: build failed, no tests ran")
     fi
+fi
+
+# Coverage-guided fuzzing with clang's libFuzzer under ASan+UBSan, bounded in
+# time: the request decoder and batch validation (scripts/fuzz.sh). Crash
+# inputs are left in build-fuzz/; commit them to tests/fuzz/corpus/<target>/.
+if [ "${KANAL_SKIP_FUZZ:-0}" != 1 ]; then
+    for spec in request:${KANAL_FUZZ_SECONDS:-60} batch:${KANAL_FUZZ_BATCH_SECONDS:-20}; do
+        target=${spec%%:*}
+        secs=${spec##*:}
+        phase "libFuzzer: $target for ${secs}s (clang, address,undefined)"
+        if ./scripts/fuzz.sh "$target" "$secs" >build-fuzz-"$target".log 2>&1; then
+            runs=$(grep -Eo 'Done [0-9]+ runs' build-fuzz-"$target".log | tail -n 1)
+            summaries+=("libFuzzer $target: ${runs:-ran}, no crash")
+        else
+            tail -n 40 build-fuzz-"$target".log
+            summaries+=("libFuzzer $target: FAILED (crash or build error, see build-fuzz-$target.log)")
+            failed_tests+=("libFuzzer $target")
+            status=1
+        fi
+    done
 fi
 
 if [ ${#failed_tests[@]} -gt 0 ]; then
