@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # THE README main command: install what is needed, build, start ZooKeeper and
-# a Kanal broker on this machine, produce and consume a few lines with kcat,
-# show the result, and say how to stop. The cluster keeps running.
+# a 3-broker Kanal cluster on this machine, produce and consume with kcat on a
+# replication-factor-3 topic, kill -9 the partition leader while producing,
+# show that every record survived and that the killed broker rejoins, and say
+# how to stop. The cluster keeps running.
 #
 #   scripts/quickstart.sh          start (or reuse) the cluster and run the demo
 #   scripts/quickstart.sh stop     SIGTERM the broker(s), then stop ZooKeeper
 #   scripts/quickstart.sh status   show what runs where
 #
 # Everything lives under ./run/ (ZooKeeper data, broker logs and data).
-#   KANAL_BROKERS=N    number of brokers (ids 0..N-1, ports 9092+id when free)
+#   KANAL_BROKERS=N    number of brokers (default 3; ids 0..N-1, ports 9092+id
+#                      when free); with fewer than 3 the failover demo is skipped
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 RUN=$ROOT/run
-BROKERS=${KANAL_BROKERS:-1}
+BROKERS=${KANAL_BROKERS:-3}
+KANAL=$ROOT/build/src/cli/kanal
 KANALD=$ROOT/build/src/broker/kanald
 CONF=$ROOT/conf/kanald.properties
 TOPIC=quickstart
@@ -83,7 +87,8 @@ status() {
 
 # start_broker <id> <zk port>
 start_broker() {
-    local id=$1 zkport=$2 dir=$RUN/broker-$id port
+    local id=$1 zkport=$2
+    local dir=$RUN/broker-$id port  # (a separate local: words expand before local runs)
     mkdir -p "$dir/data"
     if pid_alive "$dir/kanald.pid"; then
         echo "broker $id already running (pid $(cat "$dir/kanald.pid"))"
@@ -110,7 +115,8 @@ start_broker() {
 
 # wait_broker <id>: until kcat -L through this broker lists it.
 wait_broker() {
-    local id=$1 dir=$RUN/broker-$id port deadline=$((SECONDS + START_TIMEOUT))
+    local id=$1
+    local dir=$RUN/broker-$id port deadline=$((SECONDS + START_TIMEOUT))
     port=$(cat "$dir/port")
     until kcat -L -b "127.0.0.1:$port" -m 2 2>/dev/null | grep -q "broker $id at 127.0.0.1:$port"; do
         if ! pid_alive "$dir/kanald.pid"; then
@@ -139,7 +145,7 @@ if [ -f build/CMakeCache.txt ]; then
 else
     cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
-cmake --build build --target kanald -j"${KANAL_JOBS:-2}"
+cmake --build build --target kanald kanal -j"${KANAL_JOBS:-2}"
 [ -x "$KANALD" ] || die "no kanald at $KANALD after the build"
 [ -f "$CONF" ] || die "missing $CONF"
 
@@ -193,6 +199,40 @@ kcat -C -b "$BOOTSTRAP" -t "$TOPIC" -o beginning -e -q -f 'offset %o  key %k  va
 
 say "kcat -L (cluster metadata)"
 kcat -L -b "$BOOTSTRAP"
+
+if [ "$BROKERS" -ge 3 ]; then
+    say "Failover: kill -9 the leader of $TOPIC-0 while producing with acks=all"
+    "$KANAL" -b "$BOOTSTRAP" topic describe "$TOPIC"
+    LEADER=$("$KANAL" -b "$BOOTSTRAP" topic describe "$TOPIC" --output json |
+        /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(d["partitions"][0]["leader"])')
+    BEFORE=$(kcat -C -b "$BOOTSTRAP" -t "$TOPIC" -o beginning -e -q | wc -l)
+    echo "leader of $TOPIC-0 is broker $LEADER; $BEFORE records so far"
+    # 200 records before the kill and 200 after; kcat retries on the new leader.
+    (
+        seq 1 200 | sed 's/^/before-kill-/'
+        sleep 1
+        seq 1 200 | sed 's/^/after-kill-/'
+    ) | kcat -P -b "$BOOTSTRAP" -t "$TOPIC" -X acks=all -X message.timeout.ms=30000 &
+    PRODUCER=$!
+    sleep 0.5
+    kill -9 "$(cat "$RUN/broker-$LEADER/kanald.pid")"
+    wait "$(cat "$RUN/broker-$LEADER/kanald.pid")" 2>/dev/null || true
+    echo "killed broker $LEADER (kill -9) at $(date +%T.%N | cut -c1-12)"
+    wait "$PRODUCER" || die "the producer reported failures"
+    AFTER=$(kcat -C -b "$BOOTSTRAP" -t "$TOPIC" -o beginning -e -q | wc -l)
+    echo "records now: $AFTER (expected $((BEFORE + 400)))"
+    [ "$AFTER" -eq $((BEFORE + 400)) ] || die "records were lost"
+    "$KANAL" -b "$BOOTSTRAP" topic describe "$TOPIC"
+    say "Restarting broker $LEADER: it catches up and rejoins the ISR"
+    start_broker "$LEADER" "$ZKPORT"
+    wait_broker "$LEADER"
+    for _ in $(seq 100); do
+        "$KANAL" -b "$BOOTSTRAP" cluster status >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    "$KANAL" -b "$BOOTSTRAP" topic describe "$TOPIC"
+    "$KANAL" -b "$BOOTSTRAP" cluster status || true
+fi
 
 say "The cluster keeps running"
 status
