@@ -13,7 +13,17 @@
  *
  * Versions sent: LeaderAndIsr v6, UpdateMetadata v7, StopReplica v3 (what a
  * Kafka 3.x ZK controller sends; topic ids travel in LeaderAndIsr and
- * UpdateMetadata). Loop thread only. */
+ * UpdateMetadata).
+ *
+ * Fast failure detection (docs/replication.md): beside the request clients
+ * the channel holds one idle TCP connection ("probe") to every other
+ * registered broker. When it is lost, it reconnects at once; a refused
+ * connect means nothing listens on the broker's port any more, i.e. its
+ * process is gone: the broker is "cut" — treated as if its registration had
+ * expired — until it registers again or a probe connects again. A paused
+ * or overloaded broker still accepts connections in the kernel, so it is
+ * never cut this way; the ZooKeeper session stays the backstop. Loop thread
+ * only. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,12 +77,38 @@ typedef struct chan_broker_s {
     int64_t retry_at_ms;
 } chan_broker_t;
 
+struct chan_probe_s;
+
+/* One connection attempt or established probe connection; freed in its
+ * close callback. */
+typedef struct probe_conn_s {
+    uv_tcp_t tcp;
+    uv_connect_t req;
+    struct chan_probe_s *pr; /* NULL once detached */
+    bool up;
+} probe_conn_t;
+
+typedef struct chan_probe_s {
+    struct kn_chan_s *ch;
+    int32_t id;
+    int64_t epoch; /* the registration this probe is about */
+    char *host;
+    int port;
+    probe_conn_t *conn; /* connecting or up; NULL while waiting */
+    bool cut;           /* refused after a loss: treated as gone */
+    int64_t up_since_ms, cut_at_ms;
+    int64_t next_ms; /* next connect attempt while conn is NULL */
+    int fails;
+} chan_probe_t;
+
 typedef struct kn_chan_s {
     kn_cluster_t *c; /* NULL once closed: late replies only release */
     int refs;        /* 1 for the cluster + 1 per request in flight */
     chan_broker_t **b;
     size_t nb;
     uint64_t next_seq;
+    chan_probe_t **pr;
+    size_t npr;
 } kn_chan_t;
 
 typedef struct chan_call_s {
@@ -83,10 +119,12 @@ typedef struct chan_call_s {
 } chan_call_t;
 
 static void kick(kn_cluster_t *c, uint64_t delay_ms);
+static int64_t probes_pump(kn_cluster_t *c);
 
 static void unref(kn_chan_t *ch) {
     if (--ch->refs > 0) return;
     kn_free(ch->b);
+    kn_free(ch->pr);
     kn_free(ch);
 }
 
@@ -280,8 +318,11 @@ static void um_partition(kn_cluster_t *c, kn_arena_t *a, const kn_ctopic_t *t, i
     o->replicas_count = ps->nreplicas;
     o->offline_replicas = aal(a, sizeof(int32_t) * (size_t)(ps->nreplicas ? ps->nreplicas : 1));
     o->offline_replicas_count = 0;
-    for (int32_t i = 0; i < ps->nreplicas; i++)
-        if (!cache_broker(c, ps->replicas[i])) o->offline_replicas[o->offline_replicas_count++] = ps->replicas[i];
+    for (int32_t i = 0; i < ps->nreplicas; i++) {
+        const kn_cbroker_t *cb = cache_broker(c, ps->replicas[i]);
+        if (!cb || kn_cluster__chan_cut(c, cb->id, cb->meta.epoch))
+            o->offline_replicas[o->offline_replicas_count++] = ps->replicas[i];
+    }
 }
 
 static void um_topic(kn_cluster_t *c, kn_arena_t *a, const kn_ctopic_t *t, const chan_item_t *items, size_t n,
@@ -327,7 +368,7 @@ static void build_um(kn_cluster_t *c, chan_broker_t *b, chan_job_t *j, kn_arena_
     req.live_brokers_count = 0;
     for (size_t i = 0; i < c->nbrokers; i++) {
         const kn_cbroker_t *cb = &c->brokers[i];
-        if (!cb->loaded) continue;
+        if (!cb->loaded || kn_cluster__chan_cut(c, cb->id, cb->meta.epoch)) continue;
         kn_UpdateMetadataRequest_UpdateMetadataBroker_t *o = &req.live_brokers[req.live_brokers_count++];
         kn_UpdateMetadataRequest_UpdateMetadataBroker_init(o);
         o->id = cb->id;
@@ -514,19 +555,191 @@ static void chan_timer_cb(uv_timer_t *t) {
     if (!ch) return;
     for (size_t i = 0; i < ch->nb && c->chan == ch; i++) pump(c, ch->b[i]);
     if (c->chan != ch) return;
-    int64_t now = kn_now_ms(), next = -1;
+    int64_t next = probes_pump(c);
+    int64_t now = kn_now_ms();
     for (size_t i = 0; i < ch->nb; i++) {
         chan_broker_t *b = ch->b[i];
         if (b->head && !b->inflight && b->retry_at_ms > now && (next < 0 || b->retry_at_ms < next))
             next = b->retry_at_ms;
     }
-    if (next >= 0) uv_timer_start(&c->chan_timer, chan_timer_cb, (uint64_t)(next - now), 0);
+    if (next >= 0) uv_timer_start(&c->chan_timer, chan_timer_cb, (uint64_t)(next > now ? next - now : 0), 0);
 }
 
 static void kick(kn_cluster_t *c, uint64_t delay_ms) {
     if (c->stopping || c->handles_closing) return;
     if (uv_is_active((uv_handle_t *)&c->chan_timer) && uv_timer_get_due_in(&c->chan_timer) <= delay_ms) return;
     uv_timer_start(&c->chan_timer, chan_timer_cb, delay_ms, 0);
+}
+
+/* ---- probes (fast failure detection) ---- */
+
+#define PROBE_REFUSED_RETRY_MS 500 /* while cut: does it listen again? */
+#define PROBE_BACKOFF_MS 200
+#define PROBE_BACKOFF_MAX_MS 2000
+#define PROBE_FLAP_MS 1000 /* a connection lost sooner than this waits before reconnecting */
+#define PROBE_FLAP_DELAY_MS 100
+
+static chan_probe_t *probe_find(const kn_chan_t *ch, int32_t id) {
+    for (size_t i = 0; i < ch->npr; i++)
+        if (ch->pr[i]->id == id) return ch->pr[i];
+    return NULL;
+}
+
+bool kn_cluster__chan_cut(const kn_cluster_t *c, int32_t id, int64_t epoch) {
+    const chan_probe_t *pr = c->chan ? probe_find(c->chan, id) : NULL;
+    return pr && pr->cut && pr->epoch == epoch;
+}
+
+static void probe_conn_closed(uv_handle_t *h) { kn_free(h->data); }
+
+static void probe_detach(chan_probe_t *pr) {
+    probe_conn_t *pc = pr->conn;
+    if (!pc) return;
+    pr->conn = NULL;
+    pc->pr = NULL;
+    uv_close((uv_handle_t *)&pc->tcp, probe_conn_closed);
+}
+
+static void probe_retry(chan_probe_t *pr, int64_t delay_ms) {
+    pr->next_ms = kn_now_ms() + delay_ms;
+    if (pr->ch->c) kick(pr->ch->c, (uint64_t)delay_ms);
+}
+
+static void probe_set_cut(chan_probe_t *pr, bool cut, const char *why) {
+    kn_cluster_t *c = pr->ch->c;
+    if (pr->cut == cut || !c) return;
+    pr->cut = cut;
+    if (cut) {
+        pr->cut_at_ms = kn_now_ms();
+        kn_log(KN_LOG_WARN, "controller",
+               "broker %" PRId32 " (broker epoch %" PRId64 "): live -> gone (%s; its ZooKeeper registration "
+               "has not expired yet)",
+               pr->id, pr->epoch, why);
+    } else {
+        kn_log(KN_LOG_INFO, "controller", "broker %" PRId32 " (broker epoch %" PRId64 "): gone -> live (%s after %" PRId64
+               " ms)", pr->id, pr->epoch, why, kn_now_ms() - pr->cut_at_ms);
+    }
+    kn_cluster__mark_dirty(c); /* the reconcile elects without it / sends it everything again */
+}
+
+static void probe_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+    static char sink[256]; /* a broker never writes on this connection */
+    (void)h;
+    (void)suggested;
+    *buf = uv_buf_init(sink, sizeof(sink));
+}
+
+static void probe_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+    probe_conn_t *pc = s->data;
+    chan_probe_t *pr = pc->pr;
+    (void)buf;
+    if (!pr || nread >= 0) return;
+    kn_dbg(KN_DBG_REPL, "controller", "probe of broker %" PRId32 ": connection lost (%s); reconnecting", pr->id,
+           nread == UV_EOF ? "closed by the peer" : uv_strerror((int)nread));
+    bool flapping = kn_now_ms() - pr->up_since_ms < PROBE_FLAP_MS;
+    probe_detach(pr);
+    probe_retry(pr, flapping ? PROBE_FLAP_DELAY_MS : 0);
+}
+
+static void probe_connected(uv_connect_t *req, int status) {
+    probe_conn_t *pc = req->data;
+    chan_probe_t *pr = pc->pr;
+    if (!pr || status == UV_ECANCELED) return;
+    if (status == 0) {
+        pc->up = true;
+        pr->fails = 0;
+        pr->up_since_ms = kn_now_ms();
+        uv_read_start((uv_stream_t *)&pc->tcp, probe_alloc, probe_read);
+        probe_set_cut(pr, false, "its port accepts connections again");
+        return;
+    }
+    probe_detach(pr);
+    if (status == UV_ECONNREFUSED) {
+        /* Nothing listens on the port: the process is gone (a stopped or
+         * busy one still gets its connections accepted by the kernel). */
+        probe_set_cut(pr, true, "connection lost and reconnect refused");
+        probe_retry(pr, PROBE_REFUSED_RETRY_MS);
+        return;
+    }
+    /* Unreachable or timed out: proves nothing; ZooKeeper decides. */
+    int64_t backoff = (int64_t)PROBE_BACKOFF_MS << (pr->fails < 4 ? pr->fails : 4);
+    pr->fails++;
+    probe_retry(pr, backoff > PROBE_BACKOFF_MAX_MS ? PROBE_BACKOFF_MAX_MS : backoff);
+}
+
+static void probe_start(kn_cluster_t *c, chan_probe_t *pr) {
+    struct sockaddr_in sin;
+    pr->next_ms = INT64_MAX;
+    if (uv_ip4_addr(!strcmp(pr->host, "localhost") ? "127.0.0.1" : pr->host, pr->port, &sin) != 0)
+        return; /* not an IPv4 literal: no probing, ZooKeeper alone decides */
+    probe_conn_t *pc = kn_calloc(1, sizeof(*pc));
+    pc->pr = pr;
+    uv_tcp_init(c->loop, &pc->tcp);
+    pc->tcp.data = pc;
+    pc->req.data = pc;
+    pr->conn = pc;
+    int rc = uv_tcp_connect(&pc->req, &pc->tcp, (const struct sockaddr *)&sin, probe_connected);
+    if (rc < 0) {
+        probe_detach(pr);
+        probe_retry(pr, PROBE_BACKOFF_MAX_MS);
+    }
+}
+
+static void probe_free(chan_probe_t *pr) {
+    probe_detach(pr);
+    kn_free(pr->host);
+    kn_free(pr);
+}
+
+/* One probe per other registered broker and registration. */
+static void probes_sync(kn_cluster_t *c) {
+    kn_chan_t *ch = c->chan;
+    for (size_t i = 0; i < ch->npr;) {
+        chan_probe_t *pr = ch->pr[i];
+        const kn_cbroker_t *cb = cache_broker(c, pr->id);
+        if (!cb || cb->meta.epoch != pr->epoch) {
+            if (pr->cut)
+                kn_log(KN_LOG_INFO, "controller", "broker %" PRId32 ": cut-off registration (broker epoch %" PRId64
+                       ") %s", pr->id, pr->epoch, cb ? "replaced by a new one" : "expired");
+            ch->pr[i] = ch->pr[--ch->npr];
+            probe_free(pr);
+            continue;
+        }
+        if (cb->meta.port != pr->port || strcmp(cb->meta.host, pr->host)) {
+            kn_free(pr->host);
+            pr->host = kn_strdup(cb->meta.host);
+            pr->port = cb->meta.port;
+            probe_detach(pr);
+            probe_retry(pr, 0);
+        }
+        i++;
+    }
+    for (size_t i = 0; i < c->nbrokers; i++) {
+        const kn_cbroker_t *cb = &c->brokers[i];
+        if (!cb->loaded || cb->id == c->broker_id || probe_find(ch, cb->id)) continue;
+        chan_probe_t *pr = kn_calloc(1, sizeof(*pr));
+        pr->ch = ch;
+        pr->id = cb->id;
+        pr->epoch = cb->meta.epoch;
+        pr->host = kn_strdup(cb->meta.host);
+        pr->port = cb->meta.port;
+        ch->pr = kn_realloc(ch->pr, (ch->npr + 1) * sizeof(*ch->pr));
+        ch->pr[ch->npr++] = pr;
+        probe_start(c, pr);
+    }
+}
+
+/* Start due reconnects; returns the next due time or -1. */
+static int64_t probes_pump(kn_cluster_t *c) {
+    kn_chan_t *ch = c->chan;
+    int64_t now = kn_now_ms(), next = -1;
+    for (size_t i = 0; i < ch->npr; i++) {
+        chan_probe_t *pr = ch->pr[i];
+        if (pr->conn) continue;
+        if (pr->next_ms <= now) probe_start(c, pr);
+        if (!pr->conn && pr->next_ms != INT64_MAX && (next < 0 || pr->next_ms < next)) next = pr->next_ms;
+    }
+    return next;
 }
 
 /* ---- brokers ---- */
@@ -573,6 +786,8 @@ void kn_cluster__chan_close(kn_cluster_t *c) {
     c->chan = NULL;
     for (size_t i = 0; i < ch->nb; i++) broker_close(NULL, ch->b[i]);
     ch->nb = 0;
+    for (size_t i = 0; i < ch->npr; i++) probe_free(ch->pr[i]);
+    ch->npr = 0;
     ch->c = NULL;
     if (!c->handles_closing) uv_timer_stop(&c->chan_timer);
     unref(ch);
@@ -583,13 +798,17 @@ void kn_cluster__chan_free(kn_cluster_t *c) { kn_cluster__chan_close(c); }
 void kn_cluster__chan_sync(kn_cluster_t *c) {
     kn_chan_t *ch = c->chan;
     if (!ch) return;
+    probes_sync(c);
     bool changed = false;
     for (size_t i = 0; i < ch->nb;) {
         chan_broker_t *b = ch->b[i];
         const kn_cbroker_t *cb = cache_broker(c, b->id);
-        if (!cb || cb->meta.epoch != b->epoch) {
+        bool cut = cb && kn_cluster__chan_cut(c, cb->id, cb->meta.epoch);
+        if (!cb || cb->meta.epoch != b->epoch || cut) {
             kn_log(KN_LOG_INFO, "controller", "channel to broker %" PRId32 ": closed (%s)", b->id,
-                   cb ? "registered again with a new broker epoch" : "broker gone");
+                   cut  ? "its process is gone"
+                   : cb ? "registered again with a new broker epoch"
+                        : "broker gone");
             ch->b[i] = ch->b[--ch->nb];
             broker_close(c, b);
             changed = true;
@@ -607,7 +826,7 @@ void kn_cluster__chan_sync(kn_cluster_t *c) {
     size_t nfresh = 0;
     for (size_t i = 0; i < c->nbrokers; i++) {
         const kn_cbroker_t *cb = &c->brokers[i];
-        if (!cb->loaded || find(ch, cb->id)) continue;
+        if (!cb->loaded || find(ch, cb->id) || kn_cluster__chan_cut(c, cb->id, cb->meta.epoch)) continue;
         broker_add(c, cb);
         kn_log(KN_LOG_INFO, "controller", "channel to broker %" PRId32 " (%s:%d, broker epoch %" PRId64 "): open",
                cb->id, cb->meta.host, cb->meta.port, cb->meta.epoch);

@@ -270,6 +270,10 @@ void kn_cluster__chan_um_full(kn_cluster_t *c);
 void kn_cluster__chan_stop(kn_cluster_t *c, int32_t broker, const char *topic, int32_t p, bool del);
 /* Frees what the close left (at cluster free). */
 void kn_cluster__chan_free(kn_cluster_t *c);
+/* True while the channel holds broker id with this registration (broker
+ * epoch) for gone: its probe connection was lost and the reconnect refused
+ * (fast failure detection, docs/replication.md). */
+bool kn_cluster__chan_cut(const kn_cluster_t *c, int32_t id, int64_t epoch);
 
 /* requests.c */
 void kn_cluster__waits_drop(kn_cluster_t *c, int16_t kerr);

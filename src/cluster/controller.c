@@ -225,11 +225,23 @@ static bool shutting(const kn_cluster_t *c, int32_t id) {
     return false;
 }
 
+/* Registered, and not cut off by the channel's probe (its process is
+ * gone but its session has not expired yet): such a broker is handled as if
+ * its registration had expired. */
+static bool ctrl_live(const kn_cluster_t *c, int32_t id) {
+    if (!kn_cluster__broker_live(c, id)) return false;
+    for (size_t i = 0; i < c->nbrokers; i++)
+        if (c->brokers[i].id == id && c->brokers[i].loaded)
+            return !kn_cluster__chan_cut(c, id, c->brokers[i].meta.epoch);
+    return true;
+}
+
 void kn_cluster__live_sets(const kn_cluster_t *c, int32_t *elig_ids, int64_t *elig_ep, int32_t *nelig,
                            int32_t *reg_ids, int64_t *reg_ep, int32_t *nreg) {
     *nelig = *nreg = 0;
     for (size_t i = 0; i < c->nbrokers; i++) {
         const kn_cbroker_t *b = &c->brokers[i];
+        if (b->loaded && kn_cluster__chan_cut(c, b->id, b->meta.epoch)) continue;
         int64_t ep = b->loaded ? b->meta.epoch : -1;
         reg_ids[*nreg] = b->id;
         reg_ep[(*nreg)++] = ep;
@@ -298,7 +310,7 @@ static void announce(kn_cluster_t *c, kn_ctopic_t *t, int32_t p, bool lair, bool
     if (lair) {
         for (int32_t i = 0; i < ps->nreplicas; i++) {
             int32_t r = ps->replicas[i];
-            if (!kn_cluster__broker_live(c, r)) continue;
+            if (!ctrl_live(c, r)) continue;
             if (shutting(c, r) && r != ps->leader && !in_list(ps->isr, ps->nisr, r))
                 kn_cluster__chan_stop(c, r, t->name, p, false); /* Kafka: OfflineReplica */
             else
@@ -376,7 +388,7 @@ static void online_new_partition(kn_cluster_t *c, kn_ctopic_t *t, int32_t p) {
     const kn_partition_state_t *ps = &t->parts[p];
     int32_t live[ps->nreplicas > 0 ? ps->nreplicas : 1], nlive = 0;
     for (int32_t i = 0; i < ps->nreplicas; i++)
-        if (kn_cluster__broker_live(c, ps->replicas[i]) && !shutting(c, ps->replicas[i]))
+        if (ctrl_live(c, ps->replicas[i]) && !shutting(c, ps->replicas[i]))
             live[nlive++] = ps->replicas[i];
     if (nlive == 0) return; /* stays offline until a replica is live */
     char path[400];
@@ -484,12 +496,12 @@ static void delete_topic(kn_cluster_t *c, kn_ctopic_t *t) {
     kn_cluster__chan_um(c, t->name, -1);
     for (int32_t p = 0; p < t->npart; p++)
         for (int32_t i = 0; i < t->parts[p].nreplicas; i++)
-            if (kn_cluster__broker_live(c, t->parts[p].replicas[i])) t->del_wait++;
+            if (ctrl_live(c, t->parts[p].replicas[i])) t->del_wait++;
     /* Counted first: a replica without a channel acknowledges at once. */
     t->del_wait++;
     for (int32_t p = 0; p < t->npart; p++)
         for (int32_t i = 0; i < t->parts[p].nreplicas; i++)
-            if (kn_cluster__broker_live(c, t->parts[p].replicas[i]))
+            if (ctrl_live(c, t->parts[p].replicas[i]))
                 kn_cluster__chan_stop(c, t->parts[p].replicas[i], t->name, p, true);
     kn_cluster__ctrl_stop_acked(c, t->name); /* the extra count */
 }
