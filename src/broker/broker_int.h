@@ -102,12 +102,12 @@ struct kn_partition_s {
     kn_uuid_t topic_id;
     bool seen_in_meta;       /* the metadata cache has listed it */
     bool stray_warned;
+    kn_pstate_t pstate;      /* idempotent producers (producer_state.c) */
     /* log lifecycle (topic_config.c, lifecycle.c) */
     kn_topic_config_t tcfg;
     bool tcfg_set;
     bool cleaning;              /* a cleaner job holds its segments */
     int64_t clean_first_dirty;  /* cleaner checkpoint: clean below this offset */
-    kn_pstate_t pstate;      /* idempotent producers (producer_state.c) */
     /* replication (replica.c) */
     bool lai_seen;           /* leadership comes from LeaderAndIsr from now on */
     int32_t leader;          /* current leader broker id, -1 none */
@@ -156,8 +156,8 @@ struct kn_broker_s {
     int64_t last_checkpoint_ms;
     kn_req_t *admin_waiters; /* CreateTopics/DeleteTopics waiting on metadata */
     kn_req_t *cfg_waiters;   /* CreatePartitions waiting on metadata (configs.c) */
-    struct kn_lifecycle_s *lc; /* retention, cleaner, deleted segments (lifecycle.c) */
     struct kn_group_glue_s *groups; /* group coordinator glue (group.c) */
+    struct kn_lifecycle_s *lc; /* retention, cleaner, deleted segments (lifecycle.c) */
     /* replication */
     int32_t controller_epoch;   /* newest seen in controller requests */
     kn_fetcher_t *fetchers;     /* one per leader we follow */
@@ -276,6 +276,14 @@ void kn_replica__apply_state(kn_broker_t *b, kn_partition_t *p, int32_t leader, 
                              const int32_t *isr, int32_t nisr, const int32_t *replicas, int32_t nreplicas,
                              int32_t partition_epoch);
 void kn_replica__shutdown(kn_broker_t *b);
+/* Call cb(arg, 0) once p's high watermark passes offset (the ISR has it);
+ * NOT_LEADER_OR_FOLLOWER if leadership moves, REQUEST_TIMED_OUT after
+ * timeout_ms. May call cb before returning. */
+typedef void (*kn_hw_cb)(void *arg, int16_t kafka_err);
+void kn_replica__wait_hw(kn_broker_t *b, kn_partition_t *p, int64_t offset, int64_t timeout_ms, kn_hw_cb cb,
+                         void *arg);
+/* Re-check waiters of p (NULL: deadlines only); fail_all on shutdown. */
+void kn_replica__hw_waiters_check(kn_broker_t *b, kn_partition_t *p, bool fail_all);
 /* fetcher.c: followers pull from leaders */
 void kn_fetcher__sync(kn_broker_t *b);
 void kn_fetcher__kick(kn_broker_t *b);

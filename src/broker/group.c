@@ -86,16 +86,32 @@ static void op_schedule(void *ud, int64_t at) {
     uv_timer_start(&g->timer, timer_cb, (uint64_t)d, 0);
 }
 
-/* Completes an append to __consumer_offsets. Today it completes once the
- * records are in the leader's log. With followers in the ISR this is where
- * the commit must wait until the high watermark passes last_offset (as a
- * parked acks=all Produce does) before calling done. */
+/* Completes an append to __consumer_offsets once the whole ISR has it (the
+ * high watermark passes it), as Kafka's coordinator appends with acks=all:
+ * a commit that is answered survives the loss of the coordinator's broker. */
+typedef struct offsets_wait_s {
+    kn_gcoord_append_cb done;
+    void *arg;
+} offsets_wait_t;
+
+static void offsets_replicated(void *arg, int16_t kerr) {
+    offsets_wait_t *w = arg;
+    /* Kafka maps these for commit replies: the client retries elsewhere. */
+    if (kerr == KN_KERR_NOT_LEADER_OR_FOLLOWER) kerr = KN_KERR_NOT_COORDINATOR;
+    if (kerr == KN_KERR_REQUEST_TIMED_OUT) kerr = KN_KERR_COORDINATOR_NOT_AVAILABLE;
+    w->done(w->arg, kerr);
+    kn_free(w);
+}
+
 static void offsets_append_complete(kn_broker_t *b, kn_partition_t *p, int64_t last_offset, kn_gcoord_append_cb done,
                                     void *arg) {
-    (void)last_offset;
     kn_broker__on_append(b, p);  /* wakes followers' parked fetches */
     kn_replica__update_hw(b, p); /* an ISR of one moves the high watermark now */
-    done(arg, 0);
+    offsets_wait_t *w = kn_malloc(sizeof(*w));
+    w->done = done;
+    w->arg = arg;
+    kn_replica__wait_hw(b, p, last_offset, b->cfg->offsets_commit_timeout_ms > 0 ? b->cfg->offsets_commit_timeout_ms : 5000,
+                        offsets_replicated, w);
 }
 
 static void op_append(void *ud, int32_t partition, const uint8_t *batch, size_t len, kn_gcoord_append_cb done,
@@ -385,10 +401,9 @@ static void ensure_offsets_topic(kn_broker_t *b) {
         }
         return;
     }
-    /* ZooKeeper-mode topic creation is the controller's job here; another
-     * broker answers COORDINATOR_NOT_AVAILABLE and the client asks again
-     * (possibly the controller). */
-    if (!kn_cluster_is_controller(b->cluster)) return;
+    /* Any broker writes the topic znodes, as Kafka's ZooKeeper-mode brokers
+     * do for internal topics; a race between two ends in one winner and
+     * TOPIC_ALREADY_EXISTS for the other. */
     char seg[32];
     snprintf(seg, sizeof(seg), "%d", b->cfg->offsets_topic_segment_bytes);
     const char *keys[] = {"cleanup.policy", "compression.type", "segment.bytes"};
@@ -403,9 +418,9 @@ static void ensure_offsets_topic(kn_broker_t *b) {
             nkv--;
             i--;
         }
-    if (kn_cluster_create_topic(b->cluster, KN_GROUP_OFFSETS_TOPIC, b->cfg->offsets_topic_num_partitions,
-                                (int16_t)b->cfg->offsets_topic_replication_factor, keys, vals, nkv, false,
-                                offsets_topic_created, b) == 0) {
+    if (kn_cluster_auto_create_topic(b->cluster, KN_GROUP_OFFSETS_TOPIC, b->cfg->offsets_topic_num_partitions,
+                                     (int16_t)b->cfg->offsets_topic_replication_factor, keys, vals, nkv,
+                                     offsets_topic_created, b) == 0) {
         g->creating = true;
         kn_log(KN_LOG_INFO, KN_GROUP_OFFSETS_TOPIC, "creating (%d partitions, replication factor %d)",
                b->cfg->offsets_topic_num_partitions, b->cfg->offsets_topic_replication_factor);

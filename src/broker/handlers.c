@@ -156,7 +156,7 @@ int kn_h_metadata(kn_req_t *r) {
                 mt->error_code = KN_KERR_INVALID_TOPIC_EXCEPTION;
             } else if (allow_auto && b->cfg->auto_create_topics_enable && !t) {
                 char *tn = kn_strndup(name.p, (size_t)name.len);
-                int crc = kn_cluster_create_topic(b->cluster, tn, -1, -1, NULL, NULL, 0, false, auto_create_done, tn);
+                int crc = kn_cluster_auto_create_topic(b->cluster, tn, -1, -1, NULL, NULL, 0, auto_create_done, tn);
                 mt->error_code = crc == 0 ? KN_KERR_LEADER_NOT_AVAILABLE : KN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 if (crc != 0) kn_free(tn);
             } else {

@@ -103,6 +103,7 @@ void kn_replica__update_hw(kn_broker_t *b, kn_partition_t *p) {
         p->high_watermark = hw;
         kn_fetch__wake(b, p);
         kn_produce__hw_advanced(b, p);
+        kn_replica__hw_waiters_check(b, p, false);
     }
 }
 
@@ -259,6 +260,7 @@ void kn_replica__follower_fetched(kn_broker_t *b, kn_partition_t *p, int32_t rep
 void kn_replica__tick(kn_broker_t *b, int64_t now_ms) {
     int64_t now = kn_mono_ms();
     (void)now_ms;
+    kn_replica__hw_waiters_check(b, NULL, false); /* deadlines */
     int64_t lag_max = b->cfg->replica_lag_time_max_ms;
     for (size_t i = 0; i < b->nparts; i++) {
         kn_partition_t *p = b->parts[i];
@@ -327,6 +329,7 @@ void kn_replica__apply_state(kn_broker_t *b, kn_partition_t *p, int32_t leader, 
         /* Parked fetches and acks=all waiters learn they are not leader. */
         kn_fetch__wake(b, p);
         kn_produce__hw_advanced(b, p);
+        kn_replica__hw_waiters_check(b, p, false);
     }
     kn_fetcher__sync(b);
 }
@@ -538,6 +541,7 @@ int kn_h_offset_for_leader_epoch(kn_req_t *r) {
 }
 
 void kn_replica__shutdown(kn_broker_t *b) {
+    kn_replica__hw_waiters_check(b, NULL, true);
     kn_fetcher__close_all(b);
     if (b->ctrl_ib) {
         kn_ib_close(b->ctrl_ib);
@@ -555,4 +559,93 @@ static kn_partition_t *ensure_partition(kn_broker_t *b, kn_str_t topic, int32_t 
     memcpy(name, topic.p, (size_t)topic.len);
     name[topic.len] = '\0';
     return kn_broker__ensure_partition(b, name, partition, id);
+}
+
+/* ---- waiting for the high watermark (offset commits, ...) ----
+ * A waiter fires with 0 once the partition's high watermark passes its
+ * offset, NOT_LEADER_OR_FOLLOWER if this broker stops leading it, or
+ * REQUEST_TIMED_OUT at its deadline. Callbacks run after the list is
+ * updated, so they may append (and wait) again. */
+typedef struct hw_wait_s {
+    struct hw_wait_s *next;
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+    int64_t deadline_ms;
+    kn_hw_cb cb;
+    void *arg;
+    int16_t result;
+} hw_wait_t;
+
+static hw_wait_t *hw_waiters;
+
+static void hw_fire(hw_wait_t *list) {
+    while (list) {
+        hw_wait_t *n = list->next;
+        list->cb(list->arg, list->result);
+        kn_free(list->topic);
+        kn_free(list);
+        list = n;
+    }
+}
+
+/* Detach the waiters that are done: for partition p (NULL: all), or expired. */
+static void hw_check(kn_broker_t *b, const kn_partition_t *only, int64_t now_ms, bool fail_all) {
+    hw_wait_t **pp = &hw_waiters, *done = NULL, **tail = &done;
+    while (*pp) {
+        hw_wait_t *w = *pp;
+        bool fire = false;
+        if (fail_all) {
+            w->result = KN_KERR_NOT_LEADER_OR_FOLLOWER;
+            fire = true;
+        } else if (!only || (only->partition == w->partition && !strcmp(only->topic, w->topic))) {
+            kn_partition_t *p = kn_broker__partition(b, w->topic, strlen(w->topic), w->partition);
+            if (!p || !p->is_leader) {
+                w->result = KN_KERR_NOT_LEADER_OR_FOLLOWER;
+                fire = true;
+            } else if (p->high_watermark > w->offset) {
+                w->result = 0;
+                fire = true;
+            }
+        }
+        if (!fire && now_ms >= w->deadline_ms) {
+            w->result = KN_KERR_REQUEST_TIMED_OUT;
+            fire = true;
+        }
+        if (fire) {
+            *pp = w->next;
+            w->next = NULL;
+            *tail = w;
+            tail = &w->next;
+        } else {
+            pp = &w->next;
+        }
+    }
+    hw_fire(done);
+}
+
+void kn_replica__wait_hw(kn_broker_t *b, kn_partition_t *p, int64_t offset, int64_t timeout_ms, kn_hw_cb cb,
+                         void *arg) {
+    if (!p->is_leader) {
+        cb(arg, KN_KERR_NOT_LEADER_OR_FOLLOWER);
+        return;
+    }
+    if (p->high_watermark > offset) {
+        cb(arg, 0);
+        return;
+    }
+    hw_wait_t *w = kn_calloc(1, sizeof(*w));
+    w->topic = kn_strdup(p->topic);
+    w->partition = p->partition;
+    w->offset = offset;
+    w->deadline_ms = kn_mono_ms() + timeout_ms;
+    w->cb = cb;
+    w->arg = arg;
+    w->next = hw_waiters;
+    hw_waiters = w;
+    (void)b;
+}
+
+void kn_replica__hw_waiters_check(kn_broker_t *b, kn_partition_t *p, bool fail_all) {
+    if (hw_waiters) hw_check(b, p, kn_mono_ms(), fail_all);
 }

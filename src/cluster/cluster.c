@@ -1262,9 +1262,25 @@ static void config_written(kn_cluster_t *c, kn_zop_t *op, const kn_zres_t *r) {
     kn_cluster__zcreate(c, t, op->arg2, 0);
 }
 
+static int create_topic(kn_cluster_t *c, const char *name, int32_t npart, int16_t rf, const char *const *cfg_keys,
+                        const char *const *cfg_values, size_t ncfg, bool validate_only, bool any_broker,
+                        kn_cluster_done_cb cb, void *ud);
+
 int kn_cluster_create_topic(kn_cluster_t *c, const char *name, int32_t npart, int16_t rf,
                             const char *const *cfg_keys, const char *const *cfg_values, size_t ncfg,
                             bool validate_only, kn_cluster_done_cb cb, void *ud) {
+    return create_topic(c, name, npart, rf, cfg_keys, cfg_values, ncfg, validate_only, false, cb, ud);
+}
+
+int kn_cluster_auto_create_topic(kn_cluster_t *c, const char *name, int32_t npart, int16_t rf,
+                                 const char *const *cfg_keys, const char *const *cfg_values, size_t ncfg,
+                                 kn_cluster_done_cb cb, void *ud) {
+    return create_topic(c, name, npart, rf, cfg_keys, cfg_values, ncfg, false, true, cb, ud);
+}
+
+static int create_topic(kn_cluster_t *c, const char *name, int32_t npart, int16_t rf, const char *const *cfg_keys,
+                        const char *const *cfg_values, size_t ncfg, bool validate_only, bool any_broker,
+                        kn_cluster_done_cb cb, void *ud) {
     if (c->stopping || !cb) return KN_ESTATE;
     kn_zop_t *op = kn_cluster__op(c, NULL, "");
     op->ucb = cb;
@@ -1272,7 +1288,7 @@ int kn_cluster_create_topic(kn_cluster_t *c, const char *name, int32_t npart, in
     const char *why;
     if (npart == -1) npart = c->default_partitions;
     if (rf == -1) rf = c->default_rf;
-    if (!c->is_controller) {
+    if (!c->is_controller && !any_broker) {
         finish_admin(c, op, KERR_NOT_CONTROLLER, "This is not the correct controller for this cluster.");
     } else if (kn_cluster__validate_topic_name(name, strlen(name), &why) != 0) {
         finish_admin(c, op, KERR_INVALID_TOPIC, "Topic name \"%s\" is illegal: %s", name, why);

@@ -524,11 +524,9 @@ static void set_state(kn_gcoord_t *c, group_t *g, gstate_t s, const char *why) {
     g->state_ts = now(c);
 }
 
+/* Appends m; the group's protocol type is the caller's business (a joining
+ * first member sets it, a load restores it). */
 static void add_member(group_t *g, member_t *m) {
-    if (g->nmembers == 0) {
-        kn_free(g->protocol_type);
-        g->protocol_type = NULL;
-    }
     if (g->nmembers == g->members_cap) {
         g->members_cap = g->members_cap ? g->members_cap * 2 : 8;
         g->members = kn_realloc(g->members, sizeof(*g->members) * (size_t)g->members_cap);
@@ -907,7 +905,8 @@ static void add_member_and_rebalance(kn_gcoord_t *c, group_t *g, const kn_gjoin_
     member_set_join(m, req, in->version);
     if (g->state == ST_PREPARING && g->generation == 0) g->new_member_added = true;
     if (g->nmembers == 0) {
-        add_member(g, m); /* frees and clears the old protocol type */
+        add_member(g, m);
+        kn_free(g->protocol_type);
         g->protocol_type = dup_str(in->protocol_type);
     } else {
         add_member(g, m);

@@ -124,6 +124,13 @@ typedef void (*kn_cluster_done_cb)(void *ud, int16_t kafka_err, const char *msg)
 int kn_cluster_create_topic(kn_cluster_t *c, const char *name, int32_t npartitions, int16_t rf,
                             const char *const *cfg_keys, const char *const *cfg_values, size_t ncfg,
                             bool validate_only, kn_cluster_done_cb cb, void *ud);
+/* Auto-creation (Metadata with allow_auto_topic_creation, internal topics):
+ * any broker writes the topic znodes itself, as Kafka's ZooKeeper-mode
+ * brokers do through AdminZkClient; the controller then elects leaders.
+ * Same validation and completion as kn_cluster_create_topic. */
+int kn_cluster_auto_create_topic(kn_cluster_t *c, const char *name, int32_t npartitions, int16_t rf,
+                                 const char *const *cfg_keys, const char *const *cfg_values, size_t ncfg,
+                                 kn_cluster_done_cb cb, void *ud);
 /* Marks /admin/delete_topics/<t>; the controller then removes the topic's
  * znodes. Controller only. Same return convention. */
 int kn_cluster_delete_topic(kn_cluster_t *c, const char *name, kn_cluster_done_cb cb, void *ud);
