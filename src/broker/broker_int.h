@@ -150,8 +150,10 @@ struct kn_broker_s {
     int exit_code;
     int64_t next_producer_id; /* next id of the claimed block (pid_blocks.c) */
     int64_t pid_block_end;    /* last id of the block; < next_producer_id: none left */
-    bool pid_fetching;        /* a block is being claimed in ZooKeeper */
+    bool pid_fetching;        /* AllocateProducerIds in flight (pid_blocks.c) */
     kn_req_t *pid_waiters;    /* InitProducerId waiting for it (linked by park_next) */
+    int64_t pid_next_start;   /* block fetched ahead, used when the current one runs out */
+    int32_t pid_next_len;     /* its size; 0: none */
     int64_t last_flush_ms;
     int64_t last_checkpoint_ms;
     kn_req_t *admin_waiters; /* CreateTopics/DeleteTopics waiting on metadata */
@@ -261,6 +263,7 @@ int kn_h_offset_for_leader_epoch(kn_req_t *r);
 int kn_h_alter_partition(kn_req_t *r);
 int kn_h_controlled_shutdown(kn_req_t *r);
 int kn_h_elect_leaders(kn_req_t *r);
+int kn_h_allocate_producer_ids(kn_req_t *r);
 void kn_replica__init_partition(kn_broker_t *b, kn_partition_t *p, const char *dir);
 void kn_replica__free_partition(kn_broker_t *b, kn_partition_t *p);
 /* Leader: recompute the high watermark; wakes fetches and acks=all. */

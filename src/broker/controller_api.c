@@ -1,6 +1,6 @@
 /* Requests only the controller answers: AlterPartition (from partition
- * leaders), ControlledShutdown (from a stopping broker) and ElectLeaders
- * (admin). Each decodes, hands over to src/cluster (which answers
+ * leaders), ControlledShutdown (from a stopping broker), ElectLeaders
+ * (admin) and AllocateProducerIds (from brokers, pid_blocks.c). Each decodes, hands over to src/cluster (which answers
  * NOT_CONTROLLER on other brokers) and encodes the reply when the cluster
  * calls back. The request may be gone by then (client closed): a small
  * ticket, cleared by the request's on_free, tells. */
@@ -8,6 +8,7 @@
 
 #include "broker_int.h"
 #include "kanal/cluster/cluster.h"
+#include "kanal/proto/gen/allocate_producer_ids.h"
 #include "kanal/proto/gen/alter_partition.h"
 #include "kanal/proto/gen/controlled_shutdown.h"
 #include "kanal/proto/gen/elect_leaders.h"
@@ -119,5 +120,30 @@ int kn_h_elect_leaders(kn_req_t *r) {
     int rc = kn_ElectLeadersRequest_decode(&rd, r->api_version, &r->arena, &req);
     if (rc != 0) return rc;
     kn_cluster_elect_leaders(r->b->cluster, &req, r->api_version, elect_done, ticket_new(r));
+    return 0;
+}
+
+/* ---- AllocateProducerIds (67) ---- */
+
+static void pid_alloc_done(void *ud, int16_t err, int64_t start, int32_t len) {
+    kn_req_t *r = ticket_take(ud);
+    if (!r) return;
+    kn_AllocateProducerIdsResponse_t resp;
+    kn_AllocateProducerIdsResponse_init(&resp);
+    resp.error_code = err;
+    resp.producer_id_start = err ? -1 : start;
+    resp.producer_id_len = err ? 0 : len;
+    kn_req__begin_response(r);
+    kn_AllocateProducerIdsResponse_encode(&r->resp, r->api_version, &resp);
+    kn_req__finish(r);
+}
+
+int kn_h_allocate_producer_ids(kn_req_t *r) {
+    kn_rd_t rd;
+    kn_rd_init(&rd, r->frame + r->body_off, r->frame_len - r->body_off);
+    kn_AllocateProducerIdsRequest_t req;
+    int rc = kn_AllocateProducerIdsRequest_decode(&rd, r->api_version, &r->arena, &req);
+    if (rc != 0) return rc;
+    kn_cluster_allocate_producer_ids(r->b->cluster, req.broker_id, req.broker_epoch, pid_alloc_done, ticket_new(r));
     return 0;
 }

@@ -50,6 +50,7 @@ static kn_handler_fn handler_for(int16_t key) {
     case KN_API_ALTER_PARTITION: return kn_h_alter_partition;
     case KN_API_CONTROLLED_SHUTDOWN: return kn_h_controlled_shutdown;
     case KN_API_ELECT_LEADERS: return kn_h_elect_leaders;
+    case KN_API_ALLOCATE_PRODUCER_IDS: return kn_h_allocate_producer_ids;
     case KN_API_OFFSET_FOR_LEADER_EPOCH: return kn_h_offset_for_leader_epoch;
     default: return NULL;
     }

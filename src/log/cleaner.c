@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kanal/proto/compress.h"
 #include "kanal/util/buf.h"
 #include "kanal/util/crc32c.h"
 #include "kanal/util/err.h"
@@ -278,11 +279,39 @@ static int reader_next(kn_clean_job_t *j, seg_reader_t *r, kn_batch_hdr_t *h, co
     return KN_ECORRUPT;
 }
 
+/* Transactional and control batches are kept whole (no transactions yet, so
+ * no markers to decide on); every other batch, compressed or not, is cleaned
+ * record by record. */
 static bool batch_cleanable(const kn_batch_hdr_t *h) {
-    return !(h->attributes & (KN_BATCH_ATTR_COMPRESSION_MASK | KN_BATCH_ATTR_TRANSACTIONAL | KN_BATCH_ATTR_CONTROL));
+    return !(h->attributes & (KN_BATCH_ATTR_TRANSACTIONAL | KN_BATCH_ATTR_CONTROL));
 }
 
-/* One record of an uncompressed batch; key/value borrow from the batch. */
+/* The uncompressed records section of a cleanable batch: borrowed from the
+ * batch when uncompressed, else a decompressed copy in *owned (caller frees),
+ * bounded by KN_DECOMPRESS_CAP_DEFAULT like Produce. A stored batch that does
+ * not decompress (it passed validation once, so the disk changed under us)
+ * is reported and then kept whole: KN_ECORRUPT here means "keep as is". */
+static int batch_records(kn_clean_job_t *j, const uint8_t *b, const kn_batch_hdr_t *h, const uint8_t **recs,
+                         size_t *rlen, uint8_t **owned) {
+    *owned = NULL;
+    if (!(h->attributes & KN_BATCH_ATTR_COMPRESSION_MASK)) {
+        *recs = b + KN_BATCH_HEADER_SIZE;
+        *rlen = (size_t)kn_batch_size(h) - KN_BATCH_HEADER_SIZE;
+        return 0;
+    }
+    int rc = kn_batch_records(b, (size_t)kn_batch_size(h), KN_DECOMPRESS_CAP_DEFAULT, recs, rlen, owned);
+    if (rc == KN_ENOMEM) return rc;
+    if (rc) {
+        kn_log(KN_LOG_WARN, j->name, "cleaner: %s batch at offset %" PRId64 " does not decompress (%s); kept whole",
+               kn_compression_name(h->attributes & KN_BATCH_ATTR_COMPRESSION_MASK), h->base_offset,
+               kn_strerror(rc));
+        return KN_ECORRUPT;
+    }
+    return 0;
+}
+
+/* One record of a batch's uncompressed records section; key/value borrow
+ * from it. */
 typedef struct rec_s {
     const uint8_t *start;
     size_t len; /* whole record, length varint included */
@@ -346,8 +375,17 @@ static int build_map(kn_clean_job_t *j, offset_map_t *m) {
         if (m->n + (size_t)(j->sizes[i] / 8) > m->max_n && i > j->first_dirty_idx) break;
         while ((rc = reader_next(j, &r, &h, &b, &pos)) == 1) {
             if (!batch_cleanable(&h)) continue;
+            const uint8_t *recs;
+            size_t rlen;
+            uint8_t *owned;
+            rc = batch_records(j, b, &h, &recs, &rlen, &owned);
+            if (rc == KN_ECORRUPT) { /* kept whole; its keys stay out of the map */
+                rc = 1;
+                continue;
+            }
+            if (rc < 0) break;
             kn_rd_t rd;
-            kn_rd_init(&rd, b + KN_BATCH_HEADER_SIZE, (size_t)kn_batch_size(&h) - KN_BATCH_HEADER_SIZE);
+            kn_rd_init(&rd, recs, rlen);
             for (int32_t k = 0; k < h.records_count; k++) {
                 rec_t rec;
                 if (rec_next(&rd, &h, &rec)) {
@@ -361,6 +399,7 @@ static int build_map(kn_clean_job_t *j, offset_map_t *m) {
                 }
                 map_put(m, rec.key, (size_t)rec.key_len, rec.offset);
             }
+            kn_free(owned);
             if (rc < 0) break;
         }
         kn_free(r.buf);
@@ -462,6 +501,14 @@ static int out_batch(kn_clean_job_t *j, kn_segment_t *s, out_buf_t *o, const uin
  * lastOffsetDelta and producer fields; fresh length, count, max timestamp and
  * CRC. An empty batch (kept 0) is a bare header, as Kafka writes to retain
  * producer state. */
+static void set_count_ts_crc(uint8_t *o, size_t size, int32_t count, int64_t max_ts) {
+    kn_put_be64(o + KN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)max_ts);
+    kn_put_be32(o + 57, (uint32_t)count);
+    kn_put_be32(o + KN_BATCH_OFF_CRC, kn_crc32c(0, o + KN_BATCH_OFF_ATTRIBUTES, size - KN_BATCH_OFF_ATTRIBUTES));
+}
+
+/* recs is uncompressed: the result is an uncompressed batch (compression bits
+ * cleared). */
 static const uint8_t *rebuild(const uint8_t *b, const uint8_t *recs, size_t rlen, int32_t count,
                               int64_t max_ts, uint8_t **scratch, size_t *scap, size_t *outlen) {
     size_t size = KN_BATCH_HEADER_SIZE + rlen;
@@ -475,9 +522,9 @@ static const uint8_t *rebuild(const uint8_t *b, const uint8_t *recs, size_t rlen
     memcpy(o, b, KN_BATCH_HEADER_SIZE);
     if (rlen) memmove(o + KN_BATCH_HEADER_SIZE, recs, rlen);
     kn_put_be32(o + KN_BATCH_OFF_LENGTH, (uint32_t)(size - KN_BATCH_LOG_OVERHEAD));
-    kn_put_be64(o + KN_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)max_ts);
-    kn_put_be32(o + 57, (uint32_t)count);
-    kn_put_be32(o + KN_BATCH_OFF_CRC, kn_crc32c(0, o + KN_BATCH_OFF_ATTRIBUTES, size - KN_BATCH_OFF_ATTRIBUTES));
+    kn_put_be16(o + KN_BATCH_OFF_ATTRIBUTES,
+                (uint16_t)(kn_be16(o + KN_BATCH_OFF_ATTRIBUTES) & ~KN_BATCH_ATTR_COMPRESSION_MASK));
+    set_count_ts_crc(o, size, count, max_ts);
     *outlen = size;
     return o;
 }
@@ -504,23 +551,32 @@ static int write_group(kn_clean_job_t *j, group_t *g, const offset_map_t *m, con
             size_t bsize = (size_t)kn_batch_size(&h);
             bool group_last = last_seg && r.pos >= r.size;
             j->st.records_read += h.records_count;
-            if (!batch_cleanable(&h)) {
+            const uint8_t *recs = NULL;
+            size_t rlen = 0;
+            uint8_t *owned = NULL;
+            int brc = batch_cleanable(&h) ? batch_records(j, b, &h, &recs, &rlen, &owned) : KN_ECORRUPT;
+            if (brc == KN_ENOMEM) {
+                rc = brc;
+                break;
+            }
+            if (brc) { /* kept whole */
                 j->st.records_kept += h.records_count;
                 rc = out_batch(j, s, &o, b, bsize);
                 if (rc) break;
                 continue;
             }
-            if (bsize - KN_BATCH_HEADER_SIZE > kcap) {
-                uint8_t *np = kn_tryrealloc(kept, bsize);
+            if (rlen > kcap) {
+                uint8_t *np = kn_tryrealloc(kept, rlen);
                 if (!np) {
+                    kn_free(owned);
                     rc = KN_ENOMEM;
                     break;
                 }
                 kept = np;
-                kcap = bsize;
+                kcap = rlen;
             }
             kn_rd_t rd;
-            kn_rd_init(&rd, b + KN_BATCH_HEADER_SIZE, bsize - KN_BATCH_HEADER_SIZE);
+            kn_rd_init(&rd, recs, rlen);
             size_t klen = 0;
             int32_t nkept = 0;
             int64_t max_ts = -1;
@@ -542,16 +598,30 @@ static int write_group(kn_clean_job_t *j, group_t *g, const offset_map_t *m, con
                 nkept++;
                 if (rec.ts > max_ts) max_ts = rec.ts;
             }
+            kn_free(owned);
             if (rc) break;
             j->st.records_kept += nkept;
+            int codec = h.attributes & KN_BATCH_ATTR_COMPRESSION_MASK;
             if (nkept == h.records_count) {
                 rc = out_batch(j, s, &o, b, bsize);
             } else if (nkept > 0 || group_last ||
                        (h.producer_id >= 0 && pid_get(pids, h.producer_id) == h.base_offset)) {
                 size_t nlen;
                 if (nkept == 0 || (h.attributes & KN_BATCH_ATTR_TIMESTAMP_TYPE)) max_ts = h.max_timestamp;
-                const uint8_t *nb = rebuild(b, kept, klen, nkept, max_ts, &scratch, &scap, &nlen);
-                rc = nb ? out_batch(j, s, &o, nb, nlen) : KN_ENOMEM;
+                if (nkept > 0 && codec != KN_COMPRESSION_NONE) {
+                    /* Kept records recompressed with the batch's own codec, as
+                     * Kafka's cleaner does; an empty batch is a bare header. */
+                    uint8_t *nb = NULL;
+                    rc = kn_batch_rebuild(b, bsize, kept, klen, codec, -1, &nb, &nlen);
+                    if (!rc) {
+                        set_count_ts_crc(nb, nlen, nkept, max_ts);
+                        rc = out_batch(j, s, &o, nb, nlen);
+                    }
+                    kn_free(nb);
+                } else {
+                    const uint8_t *nb = rebuild(b, kept, klen, nkept, max_ts, &scratch, &scap, &nlen);
+                    rc = nb ? out_batch(j, s, &o, nb, nlen) : KN_ENOMEM;
+                }
             }
             if (rc) break;
         }

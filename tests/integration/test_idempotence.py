@@ -4,11 +4,18 @@ answers: a resent batch gets NONE with its original offset and is not
 appended; a sequence gap OUT_OF_ORDER_SEQUENCE_NUMBER (45); a stale epoch
 INVALID_PRODUCER_EPOCH (47); a new epoch must start at 0; dedup survives a
 clean restart (snapshot) and a kill -9 (replay of the log); an idempotent
-confluent-kafka producer writes every record exactly once."""
+confluent-kafka producer writes every record exactly once.
+
+Three brokers: producer ids come from blocks the controller hands out with
+AllocateProducerIds (API 67), and an idempotent confluent-kafka producer
+(acks=all) writing an RF=3 topic whose leader is kill -9ed mid-stream ends
+with every record exactly once, in order, per partition."""
 
 import glob
+import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -103,16 +110,15 @@ def confluent_exactly_once(c):
     h.eq(sorted(seen), list(range(n)), "each record exactly once")
 
 
-def init_pid(c):
-    with kw.Connection("127.0.0.1", c.broker(0).port) as conn:
+def init_pid(c, i=0):
+    with kw.Connection("127.0.0.1", c.broker(i).port) as conn:
         r = kw.Reader(conn.request(22, 0, kw.string(None) + kw.i32(60000)))
         r.i32()
         return r.i16(), r.i64(), r.i16()
 
 
 def producer_id_blocks(c):
-    """InitProducerId hands out ids from blocks claimed in ZooKeeper."""
-    import json
+    """InitProducerId hands out ids from blocks the controller claims in ZooKeeper."""
     e1, p1, ep1 = init_pid(c)
     e2, p2, _ = init_pid(c)
     h.eq((e1, ep1, e2), (0, 0, 0), "InitProducerId errors/epoch")
@@ -130,13 +136,121 @@ def producer_id_blocks(c):
     h.eq(p3, end + 1, "after a restart the next block is used")
 
 
+ALLOCATE_PRODUCER_IDS = 67
+
+
+def allocate_raw(b, broker_id, broker_epoch):
+    """AllocateProducerIds v0 (flexible) sent by hand: (error, start, len)."""
+    with kw.Connection("127.0.0.1", b.port) as conn:
+        r = kw.Reader(conn.request(ALLOCATE_PRODUCER_IDS, 0, kw.i32(broker_id) + kw.i64(broker_epoch) + b"\x00",
+                                   flexible=True))
+        r.i32()
+        return r.i16(), r.i64(), r.i32()
+
+
+def controller(c):
+    return [b for b in c.brokers if b.id == c.metadata([])["controller"]][0]
+
+
+def allocate_via_controller(c):
+    """Every broker gets its own block from the controller; only the
+    controller answers AllocateProducerIds, and it checks the broker epoch."""
+    with c.broker(0).connect() as conn:
+        av = conn.api_versions(3)
+    h.eq(av["api_keys"].get(ALLOCATE_PRODUCER_IDS), (0, 0), "AllocateProducerIds advertised")
+    ids = {}
+    for i in range(3):
+        err, pid, epoch = init_pid(c, i)
+        h.eq((err, epoch), (0, 0), "InitProducerId on broker %d" % i)
+        ids[i] = pid
+    blocks = {i: ids[i] // 1000 for i in ids}
+    h.eq(len(set(blocks.values())), 3, "three brokers, three different blocks (%s)" % ids)
+    with c.zk.client() as zk:
+        blk = json.loads(zk.get("/latest_producer_id_block"))
+    h.expect(int(blk["block_end"]) >= max(ids.values()), "znode %s behind the ids %s" % (blk, ids))
+    ctl = controller(c)
+    other = [b for b in c.brokers if b.id != ctl.id][0]
+    h.eq(allocate_raw(other, other.id, 0)[0], 41, "AllocateProducerIds at a non-controller: NOT_CONTROLLER")
+    h.eq(allocate_raw(ctl, other.id, -5)[0], 77, "stale broker epoch: STALE_BROKER_EPOCH")
+    h.eq(allocate_raw(ctl, 99, 1)[0], 102, "unknown broker: BROKER_ID_NOT_REGISTERED")
+    # ids keep coming from a broker's block without asking again
+    _, p2, _ = init_pid(c, 1)
+    h.eq(p2, ids[1] + 1, "next id from broker 1's block")
+
+
+FAILOVER_TOPIC = "idem-failover"
+
+
+def idempotent_failover(c):
+    """acks=all + enable.idempotence producer, kill -9 of a partition leader
+    mid-stream: librdkafka retries what was not acknowledged, the new leader
+    (which replicated the producer's state) deduplicates, so every record is
+    there exactly once and in order per partition."""
+    c.create_topic(FAILOVER_TOPIC, partitions=2, replication_factor=3)
+    p = Producer({"bootstrap.servers": c.bootstrap, "enable.idempotence": True, "acks": "all",
+                  "linger.ms": 2, "batch.num.messages": 50, "message.timeout.ms": 120000})
+    errs = []
+
+    def cb(err, msg):
+        if err:
+            errs.append(str(err))
+    n = 6000
+    victim = c.leader_of(FAILOVER_TOPIC, 0)
+    sent = {0: [], 1: []}
+    for i in range(n):
+        part = i % 2
+        p.produce(FAILOVER_TOPIC, value=b"seq-%08d" % i, partition=part, on_delivery=cb)
+        sent[part].append(i)
+        if i % 100 == 0:
+            p.poll(0)
+            time.sleep(0.01)  # spread the stream so the kill lands mid-way
+        if i == n // 3:
+            p.flush(h.scaled(30))  # some acknowledged before the kill ...
+            h.log("kill -9 broker %d, leader of %s-0, after %d records" % (victim.id, FAILOVER_TOPIC, i + 1))
+            victim.kill9()  # ... and the rest of the stream in flight around it
+    left = p.flush(h.scaled(120))
+    h.eq(left, 0, "records still undelivered")
+    h.expect(not errs, "delivery errors: %s" % errs[:5])
+    new_leader = c.leader_of(FAILOVER_TOPIC, 0)
+    h.expect(new_leader.id != victim.id, "partition 0 has a new leader")
+    cons = Consumer({"bootstrap.servers": c.bootstrap, "group.id": "idem-failover", "enable.auto.commit": False,
+                     "enable.partition.eof": True, "auto.offset.reset": "earliest"})
+    cons.assign([TopicPartition(FAILOVER_TOPIC, 0, 0), TopicPartition(FAILOVER_TOPIC, 1, 0)])
+    got = {0: [], 1: []}
+    eof = set()
+    deadline = time.monotonic() + h.scaled(60)
+    while len(eof) < 2 and time.monotonic() < deadline:
+        m = cons.poll(0.5)
+        if m is None:
+            continue
+        if m.error():
+            if m.error().code() == -191:  # _PARTITION_EOF
+                eof.add(m.partition())
+                continue
+            raise h.TestFailure("consume error: %s" % m.error())
+        got[m.partition()].append(int(m.value()[4:]))
+    cons.close()
+    for part in (0, 1):
+        dups = len(got[part]) - len(set(got[part]))
+        missing = sorted(set(sent[part]) - set(got[part]))
+        h.expect(dups == 0, "partition %d: %d duplicate(s)" % (part, dups))
+        h.expect(not missing, "partition %d: %d missing, first %s" % (part, len(missing), missing[:5]))
+        h.expect(got[part] == sent[part], "partition %d: records out of order" % part)
+    h.log("%d records, each exactly once and in order, across the kill of broker %d" % (n, victim.id))
+    victim.start()
+
+
 def body(run):
     with h.Cluster(brokers=1, name="idempotence") as c:
         run.case("duplicate resend, gap, epochs", dedup_and_errors, c)
         run.case("dedup survives a clean restart and kill -9", survives_restart, c)
         run.case("confluent-kafka idempotent producer: no duplicates", confluent_exactly_once, c)
         run.case("InitProducerId ids come from ZooKeeper blocks", producer_id_blocks, c)
+    with h.Cluster(brokers=3, overrides={"zookeeper.session.timeout.ms": "4000", "replica.lag.time.max.ms": "3000"},
+                   name="idempotence3") as c:
+        run.case("AllocateProducerIds: a block per broker from the controller", allocate_via_controller, c)
+        run.case("kill -9 the leader mid-stream: exactly once, in order", idempotent_failover, c)
 
 
 if __name__ == "__main__":
-    h.main("idempotence", 200, body)
+    h.main("idempotence", 330, body)

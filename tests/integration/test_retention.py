@@ -4,11 +4,13 @@ right segments and no others (files on disk, earliest offset, a consumer
 below the start resetting), an expired active segment is rolled first,
 DeleteRecords from kafkajs, and compaction of keyed updates and tombstones
 produced by confluent-kafka (latest value per key at its original offset),
-including a kill -9 while the cleaner runs."""
+including a kill -9 while the cleaner runs, and compaction inside gzip and
+zstd batches (their keys count, kept records are recompressed)."""
 
 import json
 import os
 import shutil
+import struct
 import sys
 import time
 
@@ -160,7 +162,7 @@ def delete_records(c):
     h.wait_until(lambda: watermarks(c, topic) == (6, 6), h.scaled(20), "start offset after restart")
 
 
-def compacted_topic(c, topic, keys, rounds, tombstones):
+def compacted_topic(c, topic, keys, rounds, tombstones, compression=None):
     create(c, topic, {"cleanup.policy": "compact", "segment.bytes": "4000", "segment.ms": "1500",
                       "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "0"})
     recs = []
@@ -168,7 +170,10 @@ def compacted_topic(c, topic, keys, rounds, tombstones):
         for k in range(keys):
             recs.append((b"key%d" % k, b"value-%d-%d" % (k, r), 0))
     recs += [(b"key%d" % k, None, 0) for k in range(tombstones)]
-    p = Producer({"bootstrap.servers": c.bootstrap, "acks": "all", "linger.ms": 5})
+    conf = {"bootstrap.servers": c.bootstrap, "acks": "all", "linger.ms": 5}
+    if compression:
+        conf["compression.codec"] = compression
+    p = Producer(conf)
     latest = {}
     errs = []
 
@@ -240,6 +245,42 @@ def kill_during_cleaning(c):
     wait_compacted(c, topic, want, total)
 
 
+def stored_batches(c, topic):
+    """(codec, records_count) of every batch in the partition's segment files."""
+    d = os.path.join(c.broker(0).log_dir, "%s-0" % topic)
+    out = []
+    for f in sorted(os.listdir(d)):
+        if not f.endswith(".log"):
+            continue
+        with open(os.path.join(d, f), "rb") as fh:
+            data = fh.read()
+        pos = 0
+        while pos + 61 <= len(data):
+            length = struct.unpack(">i", data[pos + 8:pos + 12])[0]
+            attrs = struct.unpack(">h", data[pos + 21:pos + 23])[0]
+            count = struct.unpack(">i", data[pos + 57:pos + 61])[0]
+            out.append((attrs & 7, count))
+            pos += 12 + length
+    return out
+
+
+def compaction_compressed(c):
+    """Keyed updates in gzip and zstd batches (many keys per batch): the
+    cleaner decompresses them, so superseded records inside compressed
+    batches go, and what stays is recompressed with the batch's codec."""
+    for codec, cid in (("gzip", 1), ("zstd", 4)):
+        topic = "compacted-" + codec
+        want, total = compacted_topic(c, topic, keys=30, rounds=12, tombstones=4, compression=codec)
+        before = stored_batches(c, topic)
+        h.expect(any(cc == cid and n > 1 for cc, n in before),
+                 "%s: no multi-record %s batch stored (%s)" % (topic, codec, before[:5]))
+        wait_compacted(c, topic, want, total)
+        after = stored_batches(c, topic)
+        h.expect(sum(n for _, n in after) < total, "%s: nothing was removed" % topic)
+        h.expect(all(cc in (0, cid) for cc, _ in after), "%s: codecs after cleaning %s" % (topic, after))
+        h.expect(any(cc == cid and n > 0 for cc, n in after), "%s: no %s batch left after cleaning" % (topic, codec))
+
+
 def body(run):
     with h.Cluster(brokers=1, overrides=OVERRIDES, name="retention") as c:
         run.case("time retention deletes expired segments only", time_retention, c)
@@ -248,6 +289,7 @@ def body(run):
         run.case("DeleteRecords from kafkajs", delete_records, c)
         run.case("compaction keeps the latest value per key at its offset", compaction, c)
         run.case("kill -9 during cleaning loses nothing", kill_during_cleaning, c)
+        run.case("compaction inside gzip and zstd batches", compaction_compressed, c)
 
 
 if __name__ == "__main__":

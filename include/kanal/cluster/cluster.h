@@ -234,12 +234,17 @@ void kn_cluster_elect_leaders(kn_cluster_t *c, const kn_ElectLeadersRequest_t *r
  * done is called once (with ok 0 if the cluster stops meanwhile). */
 void kn_cluster_controlled_shutdown(kn_cluster_t *c, void (*done)(void *ud, int ok, int remaining), void *ud);
 
-/* Claim the next block of `size` producer ids from /latest_producer_id_block
- * (src/cluster/producer_ids.c: conditional write, retried on a lost race).
- * cb runs once on the loop thread with 0 and the block [start, end], or a
- * KN_E* error (KN_EAGAIN: ZooKeeper unavailable, try later). Returns 0, or
- * KN_ESTATE when stopping (cb will not run). */
-typedef void (*kn_cluster_pid_block_cb)(void *ud, int err, int64_t start, int64_t end);
-int kn_cluster_alloc_producer_ids(kn_cluster_t *c, int32_t size, kn_cluster_pid_block_cb cb, void *ud);
+/* AllocateProducerIds (API 67, v0) received by the controller: the next
+ * block of KN_PRODUCER_ID_BLOCK_SIZE producer ids for broker_id, claimed
+ * with a conditional write of /latest_producer_id_block
+ * (src/cluster/producer_ids.c). done runs once, never inside the call, with
+ * 0 and the block [start, start + len), or NOT_CONTROLLER (41),
+ * BROKER_ID_NOT_REGISTERED (102), STALE_BROKER_EPOCH (77),
+ * REQUEST_TIMED_OUT (7: ZooKeeper lost, stopping) or UNKNOWN_SERVER_ERROR
+ * (-1: the znode cannot be read or written, ids exhausted). */
+#define KN_PRODUCER_ID_BLOCK_SIZE 1000 /* Kafka's ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE */
+typedef void (*kn_cluster_pid_alloc_cb)(void *ud, int16_t error_code, int64_t start, int32_t len);
+void kn_cluster_allocate_producer_ids(kn_cluster_t *c, int32_t broker_id, int64_t broker_epoch,
+                                      kn_cluster_pid_alloc_cb done, void *ud);
 
 #endif

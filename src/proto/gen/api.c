@@ -37,7 +37,7 @@ static const kn_api_info_t apis[33] = {
     {KN_API_OFFSET_DELETE, "OffsetDelete", 0, 0, 0, 0, -1},
     {KN_API_ALTER_PARTITION, "AlterPartition", 0, 3, 0, 3, 0},
     {KN_API_DESCRIBE_CLUSTER, "DescribeCluster", -1, -1, 0, 1, 0},
-    {KN_API_ALLOCATE_PRODUCER_IDS, "AllocateProducerIds", -1, -1, 0, 0, 0},
+    {KN_API_ALLOCATE_PRODUCER_IDS, "AllocateProducerIds", 0, 0, 0, 0, 0},
 };
 
 static const int8_t by_key[68] = {
