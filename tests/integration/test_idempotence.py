@@ -253,4 +253,4 @@ def body(run):
 
 
 if __name__ == "__main__":
-    h.main("idempotence", 330, body)
+    h.main("idempotence", 220, body)
