@@ -225,6 +225,8 @@ int kn_h_delete_groups(kn_req_t *r);
 void kn_group__init(kn_broker_t *b);
 /* Load/unload __consumer_offsets partitions whose leadership changed. */
 void kn_group__reconcile(kn_broker_t *b);
+/* Groups this broker coordinates (loaded), for metrics. */
+size_t kn_group__count(const kn_broker_t *b);
 void kn_group__shutdown(kn_broker_t *b); /* answers parked group requests */
 void kn_group__free(kn_broker_t *b);
 

@@ -274,6 +274,11 @@ static void load_partition(glue_t *g, int32_t i) {
            (long long)bad, (long long)(kn_mono_ms() - t0));
 }
 
+size_t kn_group__count(const kn_broker_t *b) {
+    const glue_t *g = b->groups;
+    return g && g->c ? kn_gcoord_group_count(g->c) : 0;
+}
+
 void kn_group__reconcile(kn_broker_t *b) {
     glue_t *g = b->groups;
     if (!g || g->stopped) return;

@@ -316,6 +316,11 @@ static void render(sbuf_t *s) {
     sb_printf(s, "kafka_server_socket_server_metrics_connection_count{listener=\"PLAINTEXT\"} %zu\n",
               b->server ? kn_server_nconns(b->server) : (size_t)0);
 
+    /* Kafka's GroupMetadataManager NumGroups gauge. */
+    family(s, "kafka_coordinator_group_groupmetadatamanager_numgroups", "gauge",
+           "Consumer groups this broker coordinates.");
+    sb_printf(s, "kafka_coordinator_group_groupmetadatamanager_numgroups %zu\n", kn_group__count(b));
+
     family(s, "kanal_metrics_scrapes_total", "counter", "GET /metrics requests answered.");
     sb_printf(s, "kanal_metrics_scrapes_total %" PRIu64 "\n", M.scrapes);
     family(s, "kanal_metrics_rejected_connections_total", "counter",
