@@ -112,7 +112,7 @@ int kn_cli_cluster_main(kn_cli_t *cli, int argc, char **argv) {
     struct rd_kafka_metadata_broker *bs = calloc((size_t)md->broker_cnt + 1, sizeof(*bs));
     if (!bs) abort();
     memcpy(bs, md->brokers, sizeof(*bs) * (size_t)md->broker_cnt);
-    qsort(bs, (size_t)md->broker_cnt, sizeof(*bs), cmp_broker);
+    if ((size_t)md->broker_cnt > 1) qsort(bs, (size_t)md->broker_cnt, sizeof(*bs), cmp_broker);
     int nparts = 0, ntopics = 0, nurp = 0, noff = 0;
     for (int i = 0; i < md->topic_cnt; i++) nparts += md->topics[i].partition_cnt;
     bad_part_t *urp = calloc((size_t)nparts + 1, sizeof(*urp)), *off = calloc((size_t)nparts + 1, sizeof(*off));

@@ -75,7 +75,7 @@ static int group_list(kn_cli_t *cli, rd_kafka_t *rk) {
         const rd_kafka_ConsumerGroupListing_t **sorted = calloc(n + 1, sizeof(*sorted));
         if (!sorted) abort();
         memcpy(sorted, gl, n * sizeof(*sorted));
-        qsort(sorted, n, sizeof(*sorted), cmp_listing);
+        if (n > 1) qsort(sorted, n, sizeof(*sorted), cmp_listing);
         if (cli->json) printf("[");
         for (size_t i = 0; i < n; i++) {
             const char *id = rd_kafka_ConsumerGroupListing_group_id(sorted[i]);
@@ -200,7 +200,7 @@ static int group_describe(kn_cli_t *cli, rd_kafka_t *rk, group_opts_t *o) {
                         RD_KAFKA_OFFSET_INVALID;
             }
         }
-        qsort(rows->elems, (size_t)rows->cnt, sizeof(rows->elems[0]), cmp_tp);
+        if ((size_t)rows->cnt > 1) qsort(rows->elems, (size_t)rows->cnt, sizeof(rows->elems[0]), cmp_tp);
         owner_t *own = calloc((size_t)rows->cnt + 1, sizeof(*own));
         if (!own) abort();
         for (size_t m = 0; m < nm; m++) {
@@ -386,7 +386,7 @@ static int group_reset(kn_cli_t *cli, rd_kafka_t *rk, group_opts_t *o) {
         if (md) rd_kafka_metadata_destroy(md);
     }
     if (rc) goto out;
-    qsort(l->elems, (size_t)l->cnt, sizeof(l->elems[0]), cmp_tp);
+    if ((size_t)l->cnt > 1) qsort(l->elems, (size_t)l->cnt, sizeof(l->elems[0]), cmp_tp);
     /* Time lookups in one ListOffsets round. */
     rd_kafka_topic_partition_list_t *bytime = NULL;
     if (o->mode == OPT_TO_DATETIME) {

@@ -151,7 +151,7 @@ static int topic_list(kn_cli_t *cli, rd_kafka_t *rk, topic_opts_t *o) {
         if (!o->internal && internal_topic(md->topics[i].topic)) continue;
         ts[n++] = md->topics[i];
     }
-    qsort(ts, (size_t)n, sizeof(*ts), cmp_md_topic);
+    if ((size_t)n > 1) qsort(ts, (size_t)n, sizeof(*ts), cmp_md_topic);
     if (cli->json) printf("[");
     for (int i = 0; i < n; i++) {
         if (cli->json) {
@@ -257,7 +257,7 @@ static int describe_overrides(kn_cli_t *cli, rd_kafka_t *rk, char **names, int n
                 if (over && !rd_kafka_ConfigEntry_is_sensitive(es[k]))
                     cfgset_put(&out[idx], rd_kafka_ConfigEntry_name(es[k]), rd_kafka_ConfigEntry_value(es[k]));
             }
-            qsort(out[idx].kv, (size_t)out[idx].n, sizeof(kv_t), cmp_kv);
+            if (out[idx].n > 1) qsort(out[idx].kv, (size_t)out[idx].n, sizeof(kv_t), cmp_kv);
         }
         rc = KN_CLI_OK;
         rd_kafka_event_destroy(ev);
@@ -303,7 +303,7 @@ static int topic_describe(kn_cli_t *cli, rd_kafka_t *rk, topic_opts_t *o) {
         if (!names) abort();
         for (int i = 0; i < md->topic_cnt; i++)
             if (o->internal || !internal_topic(md->topics[i].topic)) names[n++] = md->topics[i].topic;
-        qsort(names, (size_t)n, sizeof(*names), cmp_str);
+        if ((size_t)n > 1) qsort(names, (size_t)n, sizeof(*names), cmp_str);
     }
     cfgset_t *cfg = calloc((size_t)n + 1, sizeof(*cfg));
     if (!cfg) abort();
