@@ -96,6 +96,7 @@ static void rpc_done(void *arg, int status, kn_rd_t *body) {
     kn_arena_t a;
     kn_arena_init(&a);
     kn_AllocateProducerIdsResponse_t resp;
+    kn_AllocateProducerIdsResponse_init(&resp);
     if (kn_AllocateProducerIdsResponse_decode(body, 0, &a, &resp) != 0) {
         kn_log(KN_LOG_WARN, NULL, "cannot decode the AllocateProducerIds response");
         resp.error_code = KN_KERR_UNKNOWN_SERVER_ERROR;

@@ -240,6 +240,43 @@ def idempotent_failover(c):
     victim.start()
 
 
+def no_block_is_retriable(c):
+    """While the controller is unreachable (SIGSTOP), a broker that runs out
+    of ids answers InitProducerId with COORDINATOR_LOAD_IN_PROGRESS (14,
+    retriable) within its 5 s bound; once a controller answers again, ids
+    come back, above every id handed out before."""
+    ctl = controller(c)
+    other = [b for b in c.brokers if b.id != ctl.id and b.alive()][0]
+    seen = []
+    ctl.pause()
+    try:
+        with kw.Connection("127.0.0.1", other.port, timeout=20) as conn:
+            err, slow = 0, 0.0
+            for _ in range(2100):  # a broker holds at most two blocks (current + prefetched)
+                t0 = time.monotonic()
+                r = kw.Reader(conn.request(22, 0, kw.string(None) + kw.i32(60000)))
+                r.i32()
+                err, pid = r.i16(), r.i64()
+                slow = max(slow, time.monotonic() - t0)
+                if err:
+                    break
+                seen.append(pid)
+        h.eq(err, 14, "InitProducerId without a block: COORDINATOR_LOAD_IN_PROGRESS")
+        h.expect(slow < 8.0, "the wait for a block is bounded (longest %.1fs)" % slow)
+        h.log("broker %d ran out after %d ids; longest wait %.1fs" % (other.id, len(seen), slow))
+    finally:
+        ctl.resume()
+    got = {}
+
+    def retry():
+        e, p, _ = init_pid(c, c.brokers.index(other))
+        got["r"] = (e, p)
+        return e == 0
+    h.wait_until(retry, 60, "InitProducerId to succeed again", interval=0.5)
+    h.expect(got["r"][1] > max(seen), "new id %d above the earlier ones (max %d)" % (got["r"][1], max(seen)))
+    h.eq(len(set(seen)), len(seen), "no id handed out twice")
+
+
 def body(run):
     with h.Cluster(brokers=1, name="idempotence") as c:
         run.case("duplicate resend, gap, epochs", dedup_and_errors, c)
@@ -250,6 +287,7 @@ def body(run):
                    name="idempotence3") as c:
         run.case("AllocateProducerIds: a block per broker from the controller", allocate_via_controller, c)
         run.case("kill -9 the leader mid-stream: exactly once, in order", idempotent_failover, c)
+        run.case("no block while the controller is paused: retriable error, bounded", no_block_is_retriable, c)
 
 
 if __name__ == "__main__":
