@@ -281,6 +281,10 @@ void kn_replica__apply_state(kn_broker_t *b, kn_partition_t *p, int32_t leader, 
                              const int32_t *isr, int32_t nisr, const int32_t *replicas, int32_t nreplicas,
                              int32_t partition_epoch);
 void kn_replica__shutdown(kn_broker_t *b);
+/* The inter-broker client to the current controller (AlterPartition,
+ * AllocateProducerIds); NULL while no controller is known. Re-created when
+ * the controller moves, which fails requests queued on the old one. */
+struct kn_ib_s *kn_broker__controller_ib(kn_broker_t *b);
 /* Call cb(arg, 0) once p's high watermark passes offset (the ISR has it);
  * NOT_LEADER_OR_FOLLOWER if leadership moves, REQUEST_TIMED_OUT after
  * timeout_ms. May call cb before returning. */

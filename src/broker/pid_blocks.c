@@ -107,29 +107,11 @@ static void rpc_done(void *arg, int status, kn_rd_t *body) {
     got_block(b, resp.error_code, resp.producer_id_start, resp.producer_id_len);
 }
 
-/* The inter-broker client to the current controller, shared with replica.c
- * through b->ctrl_ib (same rule: re-created when the controller moves). */
+/* The inter-broker client to the current controller (shared with
+ * AlterPartition; replica.c re-creates it when the controller moves). */
 static kn_ib_t *controller_ib(kn_broker_t *b, int32_t cid) {
-    const kn_broker_meta_t *bm = NULL;
-    size_t nb = kn_cluster_brokers(b->cluster, &bm);
-    const kn_broker_meta_t *c = NULL;
-    for (size_t i = 0; i < nb; i++)
-        if (bm[i].id == cid) c = &bm[i];
-    if (!c) return NULL;
-    if (b->ctrl_ib && b->ctrl_ib_id != cid) {
-        kn_ib_close(b->ctrl_ib);
-        b->ctrl_ib = NULL;
-    }
-    if (!b->ctrl_ib) {
-        char cid_s[64], ctx[64];
-        snprintf(cid_s, sizeof(cid_s), "kanal-broker-%d", b->cfg->broker_id);
-        snprintf(ctx, sizeof(ctx), "controller %d", cid);
-        b->ctrl_ib = kn_ib_new(b->loop, cid, c->host, c->port, cid_s, ctx);
-        b->ctrl_ib_id = cid;
-    } else {
-        kn_ib_set_addr(b->ctrl_ib, c->host, c->port);
-    }
-    return b->ctrl_ib;
+    (void)cid;
+    return kn_broker__controller_ib(b);
 }
 
 /* Ask the controller for a block unless a request is in flight. The answer

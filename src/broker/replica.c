@@ -116,7 +116,7 @@ typedef struct alter_ctx_s {
     int32_t leader_epoch;
 } alter_ctx_t;
 
-static kn_ib_t *controller_client(kn_broker_t *b) {
+kn_ib_t *kn_broker__controller_ib(kn_broker_t *b) {
     int32_t cid = kn_cluster_controller_id(b->cluster);
     if (cid < 0) return NULL;
     const kn_broker_meta_t *bm = NULL;
@@ -189,7 +189,7 @@ out:
 
 static void propose_isr(kn_broker_t *b, kn_partition_t *p, const int32_t *isr, int32_t nisr, const char *why) {
     if (p->alter_inflight || !p->is_leader) return;
-    kn_ib_t *ib = controller_client(b);
+    kn_ib_t *ib = kn_broker__controller_ib(b);
     if (!ib) return;
     char was[128], want[128];
     isr_text(p->isr, p->nisr, was, sizeof(was));

@@ -160,7 +160,15 @@ def allocate_via_controller(c):
     h.eq(av["api_keys"].get(ALLOCATE_PRODUCER_IDS), (0, 0), "AllocateProducerIds advertised")
     ids = {}
     for i in range(3):
-        err, pid, epoch = init_pid(c, i)
+        # Right after start a broker may still be waiting for its first
+        # block (or for a controller): 14 is retriable, clients retry.
+        res = {}
+
+        def got(i=i, res=res):
+            res["r"] = init_pid(c, i)
+            return res["r"][0] != 14
+        h.wait_until(got, 30, "InitProducerId on broker %d" % i, interval=0.2)
+        err, pid, epoch = res["r"]
         h.eq((err, epoch), (0, 0), "InitProducerId on broker %d" % i)
         ids[i] = pid
     blocks = {i: ids[i] // 1000 for i in ids}
@@ -248,6 +256,16 @@ def no_block_is_retriable(c):
     ctl = controller(c)
     other = [b for b in c.brokers if b.id != ctl.id and b.alive()][0]
     seen = []
+    # A broker restarted by an earlier case may not hold a block yet: get it
+    # one while the controller still answers, so the run-out below is real.
+    first = {}
+
+    def have_block():
+        e, p, _ = init_pid(c, c.brokers.index(other))
+        first["r"] = (e, p)
+        return e == 0
+    h.wait_until(have_block, 30, "a first producer id from broker %d" % other.id, interval=0.2)
+    seen.append(first["r"][1])
     ctl.pause()
     try:
         with kw.Connection("127.0.0.1", other.port, timeout=20) as conn:
