@@ -238,7 +238,8 @@ int kn_h_list_offsets(kn_req_t *r) {
 }
 
 /* ---- InitProducerId ----
- * New ids come from ZooKeeper-claimed blocks (pid_blocks.c); sequence
+ * New ids come from blocks the controller hands out with AllocateProducerIds
+ * (pid_blocks.c; the controller keeps /latest_producer_id_block); sequence
  * dedup is producer_state.c. */
 int kn_h_init_producer_id(kn_req_t *r) {
     kn_broker_t *b = r->b;
