@@ -58,6 +58,8 @@ struct kn_client_s {
     kn_req_t *head, *tail;   /* in-flight requests in arrival order */
     int ninflight;
     bool closed;
+    int flushing;            /* client_flush frames: a close inside frees at the end */
+    bool free_later;
     char ctx[160];           /* "peer client.id" for log lines */
 };
 

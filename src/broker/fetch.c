@@ -252,6 +252,29 @@ int kn_h_fetch(kn_req_t *r) {
  * re-entrantly. Each wake stamps the partition with a generation; the idle
  * pass re-tries parked fetches that read a partition stamped since the last
  * pass. */
+static bool reads(const fetch_state_t *st, const kn_partition_t *p) {
+    for (int32_t i = 0; i < st->req.topics_count; i++) {
+        const kn_FetchRequest_FetchTopic_t *ft = &st->req.topics[i];
+        if ((size_t)ft->topic.len != strlen(p->topic) || memcmp(ft->topic.p, p->topic, (size_t)ft->topic.len)) continue;
+        for (int32_t j = 0; j < ft->partitions_count; j++)
+            if (ft->partitions[j].partition == p->partition) return true;
+    }
+    return false;
+}
+
+/* A partition led here, appended to since the last pass, that this
+ * follower replicates but its parked fetch does not read. */
+static bool foreign_wake(kn_broker_t *b, const fetch_state_t *st, uint64_t since) {
+    for (size_t i = 0; i < b->nparts; i++) {
+        const kn_partition_t *p = b->parts[i];
+        if (p->wake_gen <= since || !p->is_leader) continue;
+        bool follows = false;
+        for (int32_t k = 0; k < p->nreplicas && !follows; k++) follows = p->replicas[k] == st->req.replica_id;
+        if (follows && !reads(st, p)) return true;
+    }
+    return false;
+}
+
 static void wake_idle_cb(uv_idle_t *h) {
     kn_broker_t *b = h->data;
     uv_idle_stop(h);
@@ -274,7 +297,15 @@ static void wake_idle_cb(uv_idle_t *h) {
                 if (!p || p->wake_gen > since) woken = true;
             }
         }
-        if (!woken || !fetch_try(r, false)) {
+        /* A follower's parked fetch also returns (empty if need be) when a
+         * partition it should follow but does not read yet gets an append:
+         * it was added to that follower after the fetch parked (a new
+         * leader after a failover or controlled shutdown), and acks=all on
+         * it waits for the follower's next fetch. */
+        bool complete = false;
+        if (!woken && st->req.replica_id >= 0)
+            complete = woken = foreign_wake(b, st, since);
+        if (!woken || !fetch_try(r, complete)) {
             st->parked = true;
             r->park_next = b->parked;
             b->parked = r;

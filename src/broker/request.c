@@ -32,7 +32,6 @@ static kn_handler_fn handler_for(int16_t key) {
     case KN_API_INCREMENTAL_ALTER_CONFIGS: return kn_h_incremental_alter_configs;
     case KN_API_CREATE_PARTITIONS: return kn_h_create_partitions;
     case KN_API_INIT_PRODUCER_ID: return kn_h_init_producer_id;
-    case KN_API_DELETE_RECORDS: return kn_h_delete_records;
     case KN_API_FIND_COORDINATOR: return kn_h_find_coordinator;
     case KN_API_JOIN_GROUP: return kn_h_join_group;
     case KN_API_SYNC_GROUP: return kn_h_sync_group;
@@ -44,6 +43,7 @@ static kn_handler_fn handler_for(int16_t key) {
     case KN_API_DESCRIBE_GROUPS: return kn_h_describe_groups;
     case KN_API_LIST_GROUPS: return kn_h_list_groups;
     case KN_API_DELETE_GROUPS: return kn_h_delete_groups;
+    case KN_API_DELETE_RECORDS: return kn_h_delete_records;
     case KN_API_LEADER_AND_ISR: return kn_h_leader_and_isr;
     case KN_API_UPDATE_METADATA: return kn_h_update_metadata;
     case KN_API_STOP_REPLICA: return kn_h_stop_replica;
@@ -104,7 +104,11 @@ static void req_sent(void *arg, bool ok) {
     client_maybe_resume(cl);
 }
 
+/* kn_conn_send can close the connection at once (a write to a peer that
+ * died fails), and the close frees the client unless a flush is under way:
+ * then the outermost flush frees it. */
 static void client_flush(kn_client_t *cl) {
+    cl->flushing++;
     while (cl->head && cl->head->done) {
         kn_req_t *r = cl->head;
         cl->head = r->next;
@@ -117,6 +121,10 @@ static void client_flush(kn_client_t *cl) {
         }
         kn_conn_send(cl->conn, &r->resp, req_sent, r);
         if (cl->closed) break;
+    }
+    if (--cl->flushing == 0 && cl->free_later) {
+        kn_free(cl);
+        return;
     }
     if (!cl->closed) client_maybe_resume(cl);
 }
@@ -281,6 +289,10 @@ void kn_client__on_close(void *ud, kn_conn_t *c, kn_close_reason_t why) {
         req_free(r);
         r = n;
     }
-    kn_free(cl);
+    cl->head = cl->tail = NULL;
+    if (cl->flushing)
+        cl->free_later = true;
+    else
+        kn_free(cl);
     kn_conn_set_ud(c, NULL);
 }

@@ -162,7 +162,8 @@ static void deferred_fn(kn_cluster_t *c, kn_zop_t *op, const kn_zres_t *r) {
 static void deferred_answer(void *ud, int16_t kerr, const char *msg) {
     (void)kerr;
     (void)msg;
-    answer(ud);
+    answer(ud); /* no-op if a resign answered it meanwhile */
+    wait_unref(ud);
 }
 
 static void answer_later(kn_ctrl_wait_t *w) {
@@ -174,6 +175,7 @@ static void answer_later(kn_ctrl_wait_t *w) {
     kn_zop_t *op = kn_cluster__op(c, deferred_fn, "");
     op->ucb = deferred_answer;
     op->uud = w;
+    w->refs++; /* the queued answer's: kn_cluster__waits_drop may answer first */
     kn_cluster__post(c, op, 0);
 }
 
