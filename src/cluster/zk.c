@@ -155,6 +155,18 @@ static void res_clear(kn_zres_t *r) {
     kn_free(r->kids);
 }
 
+/* The handle, if it can still take requests. After session expiry the C
+ * client refuses them, but its multi path has been seen to double-free on
+ * that refusal (chaos test, seed 87183041): never hand an expired handle a
+ * request; the op completes with ZINVALIDSTATE and the new session redoes
+ * the work. */
+static zhandle_t *usable(kn_cluster_t *c) {
+    if (!c->zh) return NULL;
+    int st = zoo_state(c->zh);
+    if (st == ZOO_EXPIRED_SESSION_STATE || st == ZOO_AUTH_FAILED_STATE) return NULL;
+    return c->zh;
+}
+
 static void issued(kn_cluster_t *c, kn_zop_t *op, int rc) {
     /* Not issued (no handle, closing, bad state): complete through the queue
      * so every op comes back exactly once and never inside the caller. */
@@ -162,30 +174,30 @@ static void issued(kn_cluster_t *c, kn_zop_t *op, int rc) {
 }
 
 void kn_cluster__zget(kn_cluster_t *c, kn_zop_t *op, bool watch) {
-    issued(c, op, c->zh ? zoo_aget(c->zh, op->abs, watch, cb_data, op) : ZINVALIDSTATE);
+    issued(c, op, usable(c) ? zoo_aget(c->zh, op->abs, watch, cb_data, op) : ZINVALIDSTATE);
 }
 
 void kn_cluster__zexists(kn_cluster_t *c, kn_zop_t *op, bool watch) {
-    issued(c, op, c->zh ? zoo_aexists(c->zh, op->abs, watch, cb_stat, op) : ZINVALIDSTATE);
+    issued(c, op, usable(c) ? zoo_aexists(c->zh, op->abs, watch, cb_stat, op) : ZINVALIDSTATE);
 }
 
 void kn_cluster__zchildren(kn_cluster_t *c, kn_zop_t *op, bool watch) {
-    issued(c, op, c->zh ? zoo_aget_children(c->zh, op->abs, watch, cb_strings, op) : ZINVALIDSTATE);
+    issued(c, op, usable(c) ? zoo_aget_children(c->zh, op->abs, watch, cb_strings, op) : ZINVALIDSTATE);
 }
 
 void kn_cluster__zcreate(kn_cluster_t *c, kn_zop_t *op, const char *data, int flags) {
     issued(c, op,
-           c->zh ? zoo_acreate2(c->zh, op->abs, data, data ? (int)strlen(data) : -1, &ZOO_OPEN_ACL_UNSAFE, flags,
+           usable(c) ? zoo_acreate2(c->zh, op->abs, data, data ? (int)strlen(data) : -1, &ZOO_OPEN_ACL_UNSAFE, flags,
                                 cb_string_stat, op)
                  : ZINVALIDSTATE);
 }
 
 void kn_cluster__zset(kn_cluster_t *c, kn_zop_t *op, const char *data, int version) {
-    issued(c, op, c->zh ? zoo_aset(c->zh, op->abs, data, (int)strlen(data), version, cb_stat, op) : ZINVALIDSTATE);
+    issued(c, op, usable(c) ? zoo_aset(c->zh, op->abs, data, (int)strlen(data), version, cb_stat, op) : ZINVALIDSTATE);
 }
 
 void kn_cluster__zdelete(kn_cluster_t *c, kn_zop_t *op, int version) {
-    issued(c, op, c->zh ? zoo_adelete(c->zh, op->abs, version, cb_void, op) : ZINVALIDSTATE);
+    issued(c, op, usable(c) ? zoo_adelete(c->zh, op->abs, version, cb_void, op) : ZINVALIDSTATE);
 }
 
 void kn_cluster__mop_init(kn_zop_t *op, int cap) {
@@ -228,7 +240,7 @@ void kn_cluster__mop_delete(kn_cluster_t *c, kn_zop_t *op, const char *path, int
 }
 
 void kn_cluster__zmulti(kn_cluster_t *c, kn_zop_t *op) {
-    issued(c, op, c->zh ? zoo_amulti(c->zh, op->nops, op->mops, op->mres, cb_void, op) : ZINVALIDSTATE);
+    issued(c, op, usable(c) ? zoo_amulti(c->zh, op->nops, op->mops, op->mres, cb_void, op) : ZINVALIDSTATE);
 }
 
 void kn_cluster__drain(uv_async_t *a) {
