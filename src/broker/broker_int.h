@@ -125,6 +125,8 @@ struct kn_partition_s {
     kn_epoch_cache_t epochs;  /* leader-epoch-checkpoint */
     int64_t fetch_backoff_until_ms; /* follower: do not fetch before */
     bool fetch_inflight;      /* follower: in the current fetch */
+    int64_t last_trunc_to;    /* follower: last divergence truncation target */
+    int64_t last_trunc_ms;
     uint64_t wake_gen;        /* last kn_fetch__wake stamp */
 };
 
@@ -283,6 +285,8 @@ void kn_replica__apply_state(kn_broker_t *b, kn_partition_t *p, int32_t leader, 
                              const int32_t *isr, int32_t nisr, const int32_t *replicas, int32_t nreplicas,
                              int32_t partition_epoch);
 void kn_replica__shutdown(kn_broker_t *b);
+/* Write p's leader epoch into every batch before a leader-side append. */
+void kn_replica__stamp_epoch(const kn_partition_t *p, uint8_t *data, size_t len);
 /* The inter-broker client to the current controller (AlterPartition,
  * AllocateProducerIds); NULL while no controller is known. Re-created when
  * the controller moves, which fails requests queued on the old one. */

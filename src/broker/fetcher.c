@@ -138,6 +138,15 @@ static void handle_partition(kn_fetcher_t *f, kn_partition_t *p, kn_FetchRespons
         kn_log(KN_LOG_WARN, p->name,
                "log diverges from leader %d at epoch %d: truncating from %" PRId64 " to %" PRId64, f->leader,
                pd->diverging_epoch.epoch, leo, to);
+        /* The same cut again right after the last one means the leader's
+         * answer and our copy disagree in a way truncation does not fix:
+         * back off instead of spinning (it clears when leadership moves). */
+        if (to == p->last_trunc_to && now - p->last_trunc_ms < 1000) {
+            kn_log(KN_LOG_ERROR, p->name, "divergence at %" PRId64 " repeats after truncation; backing off", to);
+            p->fetch_backoff_until_ms = now + 1000;
+        }
+        p->last_trunc_to = to;
+        p->last_trunc_ms = now;
         int trc = kn_plog_truncate_to(p->log, to);
         if (trc != 0) {
             kn_log(KN_LOG_ERROR, p->name, "truncation to %" PRId64 " failed: %s", to, kn_strerror(trc));

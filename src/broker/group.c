@@ -127,6 +127,7 @@ static void op_append(void *ud, int32_t partition, const uint8_t *batch, size_t 
     uint8_t *copy = kn_malloc(len);
     memcpy(copy, batch, len);
     int64_t base = 0, last = 0;
+    kn_replica__stamp_epoch(p, copy, len);
     int rc = kn_plog_append(p->log, copy, len, kn_now_ms(), &base, &last);
     kn_free(copy);
     if (rc < 0) {

@@ -60,18 +60,7 @@ static int16_t produce_partition(kn_req_t *r, int16_t acks, kn_str_t topic, int3
         return kerr;
     }
     int64_t base = 0, last = 0;
-    /* Stamp the leader epoch into every batch (outside the CRC), as Kafka's
-     * leader does: followers learn epoch boundaries from it, which is what
-     * makes divergence detection after a leader change work. */
-    {
-        kn_batch_iter_t it;
-        kn_batch_hdr_t h;
-        const uint8_t *bp;
-        size_t bsz;
-        kn_batch_iter_init(&it, prep.data, prep.len);
-        while (kn_batch_iter_next(&it, &h, &bp, &bsz) == 1)
-            kn_put_be32((uint8_t *)bp + 12, (uint32_t)(p->leader_epoch >= 0 ? p->leader_epoch : 0));
-    }
+    kn_replica__stamp_epoch(p, prep.data, prep.len);
     int rc = kn_plog_append(p->log, prep.data, prep.len, kn_now_ms(), &base, &last);
     if (rc == 0) kn_pstate_update_blob(&p->pstate, prep.data, prep.len);
     kn_produce__prep_free(&prep);

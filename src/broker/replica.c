@@ -19,6 +19,7 @@
 #include "broker_int.h"
 #include "kanal/cluster/ibclient.h"
 #include "kanal/log/checkpoint.h"
+#include "kanal/proto/batch.h"
 #include "kanal/proto/gen/alter_partition.h"
 #include "kanal/proto/gen/api.h"
 #include "kanal/proto/gen/leader_and_isr.h"
@@ -648,4 +649,20 @@ void kn_replica__wait_hw(kn_broker_t *b, kn_partition_t *p, int64_t offset, int6
 
 void kn_replica__hw_waiters_check(kn_broker_t *b, kn_partition_t *p, bool fail_all) {
     if (hw_waiters) hw_check(b, p, kn_mono_ms(), fail_all);
+}
+
+/* Every batch a leader appends carries its leader epoch (bytes 12-15, outside
+ * the CRC), as Kafka's leader writes it: followers learn epoch boundaries from
+ * the batches they copy, and a new leader's DivergingEpoch answers depend on
+ * it. Every leader-side append (Produce, the group coordinator) goes through
+ * here; without it a follower could loop forever on a divergence its own
+ * epoch cache can never resolve. */
+void kn_replica__stamp_epoch(const kn_partition_t *p, uint8_t *data, size_t len) {
+    kn_batch_iter_t it;
+    kn_batch_hdr_t h;
+    const uint8_t *bp;
+    size_t bsz;
+    kn_batch_iter_init(&it, data, len);
+    while (kn_batch_iter_next(&it, &h, &bp, &bsz) == 1)
+        kn_put_be32((uint8_t *)bp + 12, (uint32_t)(p->leader_epoch >= 0 ? p->leader_epoch : 0));
 }
