@@ -13,7 +13,7 @@
 #   KANAL_JOBS=N          parallel build/test jobs (default 2)
 #   KANAL_SKIP_ASAN=1     only the plain tree (a quicker local loop)
 #   KANAL_SKIP_FUZZ=1     skip the bounded libFuzzer runs (3.)
-#   KANAL_FUZZ_SECONDS=N  libFuzzer time for the request decoder (default 60)
+#   KANAL_FUZZ_SECONDS=N  libFuzzer time for the request decoder (default 45)
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -70,7 +70,9 @@ if [ "${KANAL_SKIP_ASAN:-0}" != 1 ]; then
         phase "ctest -L 'unit|fuzz' (build-asan/)"
         run_ctest build-asan build-asan/ctest-unit-fuzz.log -L 'unit|fuzz'
         phase "integration tests against the sanitized kanald (build-asan/)"
-        run_ctest build-asan build-asan/ctest-integration.log -L integration
+        # One pass of the integration tests; the chaos run (label chaos,
+        # ~100 s) already ran in build/ and is left out here for CI time.
+        run_ctest build-asan build-asan/ctest-integration.log -L integration -LE chaos
     else
         echo "sanitized build FAILED"
         status=1
@@ -82,7 +84,7 @@ fi
 # time: the request decoder and batch validation (scripts/fuzz.sh). Crash
 # inputs are left in build-fuzz/; commit them to tests/fuzz/corpus/<target>/.
 if [ "${KANAL_SKIP_FUZZ:-0}" != 1 ]; then
-    for spec in request:${KANAL_FUZZ_SECONDS:-60} batch:${KANAL_FUZZ_BATCH_SECONDS:-20}; do
+    for spec in request:${KANAL_FUZZ_SECONDS:-45} batch:${KANAL_FUZZ_BATCH_SECONDS:-15}; do
         target=${spec%%:*}
         secs=${spec##*:}
         phase "libFuzzer: $target for ${secs}s (clang, address,undefined)"
