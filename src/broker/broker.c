@@ -523,6 +523,7 @@ int kn_broker_run(kn_broker_config_t *cfg) {
 
     /* Stopped: close what is left and let the close callbacks run. */
     kn_server_close(b->server);
+    kn_replica__shutdown(b); /* anything opened after the first call */
     kn_cluster_free(b->cluster);
     uv_walk(b->loop, close_walk_cb, NULL);
     uv_run(b->loop, UV_RUN_DEFAULT);

@@ -118,6 +118,10 @@ typedef struct alter_ctx_s {
 } alter_ctx_t;
 
 kn_ib_t *kn_broker__controller_ib(kn_broker_t *b) {
+    /* Shutting down: kn_replica__shutdown closed the client; a request that
+     * arrives meanwhile (a follower's fetch proposing an ISR change) must
+     * not open a new one that nothing would close. */
+    if (b->stopping) return NULL;
     int32_t cid = kn_cluster_controller_id(b->cluster);
     if (cid < 0) return NULL;
     const kn_broker_meta_t *bm = NULL;
