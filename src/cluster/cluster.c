@@ -298,7 +298,38 @@ static void drop_controller_work(kn_cluster_t *c) {
     kn_cluster__cs_free(c);
 }
 
+/* Ops of the current session still waiting for ZooKeeper's answer. */
+static bool awaiting_answers(const kn_cluster_t *c) {
+    for (const kn_zop_t *op = c->live_ops; op; op = op->live_next)
+        if (op->gen == c->gen) return true;
+    return false;
+}
+
+static void close_now(kn_cluster_t *c);
+
+static void quiesce_tick(uv_timer_t *t) {
+    kn_cluster_t *c = t->data;
+    if (awaiting_answers(c) && kn_now_ms() < c->quiesce_deadline_ms) return;
+    uv_timer_stop(&c->retry_timer);
+    close_now(c);
+}
+
+/* libzookeeper 3.8's zookeeper_close drops the completions of requests still
+ * in flight without calling or freeing them (ZOOKEEPER-2894/-3868): wait up
+ * to a second for their answers first. Answers that arrive meanwhile only
+ * free their ops; nothing new is started. */
 static void finish_close(kn_cluster_t *c) {
+    if (c->closing || c->quiescing) return;
+    if (c->zh && c->connected && awaiting_answers(c)) {
+        c->quiescing = true;
+        c->quiesce_deadline_ms = kn_now_ms() + 1000;
+        uv_timer_start(&c->retry_timer, quiesce_tick, 10, 10);
+        return;
+    }
+    close_now(c);
+}
+
+static void close_now(kn_cluster_t *c) {
     if (c->closing) return;
     drop_controller_work(c);
     c->closing = true;

@@ -141,6 +141,8 @@ struct kn_cluster_s {
     bool connected, ever_connected, gen_connected;
     int64_t session_id;
     bool started, stopping, closing, stopped, free_on_close, fatal;
+    bool quiescing;              /* stop: waiting for answers before zookeeper_close */
+    int64_t quiesce_deadline_ms;
     void (*stop_done)(void *);
     void *stop_ud;
     int stop_pending;

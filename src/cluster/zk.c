@@ -255,7 +255,7 @@ void kn_cluster__drain(uv_async_t *a) {
             kn_zmsg_t *next = m->next;
             if (m->op) {
                 kn_zop_t *op = m->op;
-                bool current = op->gen == c->gen && !c->closing;
+                bool current = op->gen == c->gen && !c->closing && !c->quiescing;
                 if (op->counted && op->gen == c->gen && --c->load_pending == 0) kn_cluster__mark_dirty(c);
                 if (current && op->fn) {
                     op->fn(c, op, &m->res);
@@ -263,7 +263,7 @@ void kn_cluster__drain(uv_async_t *a) {
                     op->ucb(op->uud, 7, "ZooKeeper session lost or broker stopping");
                 }
                 kn_cluster__op_free(op);
-            } else if (m->gen == c->gen && !c->closing) {
+            } else if (m->gen == c->gen && !c->closing && !c->quiescing) {
                 size_t rl = strlen(c->root);
                 const char *rel = m->wpath;
                 if (rl && !strncmp(rel, c->root, rl)) rel += rl;
