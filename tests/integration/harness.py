@@ -626,6 +626,12 @@ class Cluster:
             ctrl = [b for b in self.brokers if b.id == md["controller"] and b.alive()]
             if not ctrl:
                 return False
+            # The controller assigns replicas over the brokers it has seen
+            # register: a broker that has just started may not be among
+            # them yet, and the spread a test expects would differ.
+            seen = {x["node_id"] for x in self.metadata([], broker=ctrl[0])["brokers"]}
+            if not {b.id for b in self.brokers if b.alive()} <= seen:
+                return False
             with ctrl[0].connect() as c:
                 result["err"] = c.create_topic(topic, partitions, replication_factor)
             return result["err"] != kw.NOT_CONTROLLER

@@ -131,7 +131,10 @@ def describe(c, restype, name, broker=None):
 def produce(c, topic, value, partition=0, broker=None):
     """One record with acks=all; returns the delivery error or None."""
     p = Producer({"bootstrap.servers": broker.address if broker else c.bootstrap, "acks": "all",
-                  "linger.ms": 0, "message.max.bytes": 10000000, "retries": 0})
+                  "linger.ms": 0, "message.max.bytes": 10000000,
+                  # retries cover a leader that has not taken over yet;
+                  # MSG_SIZE_TOO_LARGE is not retried.
+                  "retries": 5, "retry.backoff.ms": 100})
     out = {}
 
     def cb(err, msg):
