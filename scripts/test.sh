@@ -23,6 +23,7 @@ START=$SECONDS
 status=0
 summaries=()
 failed_tests=()
+fail_lines=()
 
 phase() { echo; echo "===== [$((SECONDS - START))s] $*"; }
 
@@ -48,6 +49,10 @@ run_ctest() {
         [ -n "$t" ] && failed_tests+=("$dir: $t")
     done < <(sed -n '/^The following tests FAILED:/,/^Errors while running CTest/p' "$logf" |
              grep -E '^[[:space:]]+[0-9]+ - ' | sed -E 's/^[[:space:]]+[0-9]+ - //')
+    # The harness's one-line reasons, repeated at the end where CI shows them.
+    while read -r t; do
+        [ -n "$t" ] && fail_lines+=("$dir: $t")
+    done < <(grep -E '^\[[0-9:]+\] FAIL ' "$logf" | cut -c1-600 | head -n 20)
     [ "$rc" -eq 0 ] || status=1
 }
 
@@ -103,6 +108,7 @@ fi
 if [ ${#failed_tests[@]} -gt 0 ]; then
     phase "failed tests (full output above; server files are kept in /tmp/kanal-it-*):"
     printf '  %s\n' "${failed_tests[@]}"
+    [ ${#fail_lines[@]} -eq 0 ] || printf '  %s\n' "${fail_lines[@]}"
 fi
 phase "done in $((SECONDS - START))s; ctest summaries (build/ all; build-asan/ unit|fuzz; build-asan/ integration):"
 for s in "${summaries[@]}"; do

@@ -711,14 +711,16 @@ class Runner:
         except HardTimeout:
             log("FAIL %s: hard timeout" % title)
             raise  # counted by main()
-        except Exception:
+        except Exception as e:
             self.failed += 1
             self.failures.append(title)
             traceback.print_exc(file=sys.stdout)
             for c in _active_clusters:
                 c.failed = True
                 c.dump_logs()
-            log("FAIL %s (%.1fs)" % (title, time.monotonic() - t0))
+            # The reason again after the logs, on one line: CI shows the tail.
+            why = " ".join(str(e).split())[:400] or type(e).__name__
+            log("FAIL %s (%.1fs): %s" % (title, time.monotonic() - t0, why))
             return False
         self.passed += 1
         log("ok   %s (%.1fs)" % (title, time.monotonic() - t0))
@@ -728,9 +730,11 @@ class Runner:
         """Counts a failure that happened outside case() (e.g. cluster setup)."""
         self.failed += 1
         self.failures.append(title)
+        why = ""
         if exc is not None:
             traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stdout)
-        log("FAIL %s" % title)
+            why = ": " + (" ".join(str(exc).split())[:400] or type(exc).__name__)
+        log("FAIL %s%s" % (title, why))
 
     def finish(self):
         signal.alarm(0)
