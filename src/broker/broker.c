@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,9 +310,72 @@ static void on_cluster_fatal(void *ud, const char *why) {
     begin_shutdown(b, 1);
 }
 
+/* ---- stalls ----
+ * SIGSTOP, a VM freeze or swapping can stop the loop for longer than the
+ * ZooKeeper session timeout. Meanwhile the controller may have moved this
+ * broker's leaderships, and what the broker answers on waking (before it
+ * reads the news) would come from a log other leaders have gone past: a
+ * consumer told OFFSET_OUT_OF_RANGE resets its position. So a gap of half
+ * a session timeout between two looks at the clock fences the broker: it
+ * leads nothing (NOT_LEADER_OR_FOLLOWER, which clients retry elsewhere)
+ * until a ZooKeeper round trip confirms the session and every change read
+ * since has been applied. */
+
+static int64_t stall_limit_ms(const kn_broker_t *b) {
+    int64_t lim = b->cfg->zookeeper_session_timeout_ms / 2;
+    return lim < 500 ? 500 : lim;
+}
+
+static void confirm_cb(void *ud, int16_t err, const char *msg) {
+    kn_broker_t *b = ud;
+    b->confirm_inflight = false;
+    if (err || !b->fenced) {
+        /* Not yet (session lost, metadata still arriving): the tick asks again. */
+        if (err) kn_log(KN_LOG_DEBUG, NULL, "stall: session not confirmed yet (%s)", msg);
+        return;
+    }
+    b->fenced = false;
+    kn_log(KN_LOG_INFO, NULL, "stall: ZooKeeper confirmed the session after %" PRId64 " ms; leading again",
+           kn_mono_ms() - b->fenced_since_mono_ms);
+}
+
+static void confirm_session(kn_broker_t *b) {
+    if (!b->fenced || b->confirm_inflight || !b->cluster || b->stopping) return;
+    b->confirm_inflight = true;
+    kn_cluster_confirm_session(b->cluster, confirm_cb, b);
+}
+
+/* Looks at the clock; returns true while fenced. */
+static bool check_stall(kn_broker_t *b) {
+    if (!b->cluster) return false;
+    int64_t now = kn_mono_ms();
+    int64_t gap = b->last_tick_mono_ms > 0 ? now - b->last_tick_mono_ms : 0;
+    b->last_tick_mono_ms = now;
+    if (gap > stall_limit_ms(b)) {
+        if (!b->fenced)
+            kn_log(KN_LOG_WARN, NULL,
+                   "stall: the event loop did not run for %" PRId64 " ms (limit %" PRId64
+                   " ms, half the ZooKeeper session timeout); leading nothing until ZooKeeper confirms the session",
+                   gap, stall_limit_ms(b));
+        b->fenced = true;
+        b->fenced_since_mono_ms = now;
+        /* Followers could not fetch while we stood still: the pause does
+         * not count against them. */
+        kn_replica__forgive_lag(b, gap);
+    }
+    if (b->fenced) confirm_session(b);
+    return b->fenced;
+}
+
+bool kn_broker__leads(kn_broker_t *b, const kn_partition_t *p) {
+    if (!p->is_leader) return false;
+    return !check_stall(b);
+}
+
 static void tick_cb(uv_timer_t *t) {
     kn_broker_t *b = t->data;
     int64_t now = kn_now_ms();
+    check_stall(b);
     kn_admin__metadata_changed(b); /* admin timeouts */
     kn_replica__tick(b, now);
     kn_produce__expire(b, kn_mono_ms(), false);

@@ -172,6 +172,13 @@ struct kn_broker_s {
     int32_t ctrl_ib_id;
     uv_idle_t wake_idle;        /* deferred parked-fetch wakes */
     uint64_t wake_gen, wake_done_gen;
+    /* stalls (broker.c): a loop that stopped for half a session timeout may
+     * have lost its leaderships meanwhile; it leads nothing until ZooKeeper
+     * confirms the session (docs/replication.md, "Stalls"). */
+    int64_t last_tick_mono_ms;
+    bool fenced;
+    bool confirm_inflight;
+    int64_t fenced_since_mono_ms;
 };
 
 /* topic_config.c */
@@ -190,6 +197,9 @@ int kn_h_delete_records(kn_req_t *r);
 
 /* broker.c */
 kn_partition_t *kn_broker__partition(kn_broker_t *b, const char *topic, size_t tlen, int32_t partition);
+/* p->is_leader, unless the loop has just come back from a stall and
+ * ZooKeeper has not yet confirmed that this broker still holds its session. */
+bool kn_broker__leads(kn_broker_t *b, const kn_partition_t *p);
 void kn_broker__on_append(kn_broker_t *b, kn_partition_t *p);
 void kn_broker__checkpoint(kn_broker_t *b);
 
@@ -277,6 +287,9 @@ void kn_replica__update_hw(kn_broker_t *b, kn_partition_t *p);
 /* Leader: a follower fetched at fetch_offset (its log end). */
 void kn_replica__follower_fetched(kn_broker_t *b, kn_partition_t *p, int32_t replica, int64_t fetch_offset);
 void kn_replica__tick(kn_broker_t *b, int64_t now_ms);
+/* The loop stood still for gap_ms: move every follower's last caught-up time
+ * on by as much, so the stall does not shrink ISRs by itself. */
+void kn_replica__forgive_lag(kn_broker_t *b, int64_t gap_ms);
 int32_t kn_replica__min_isr(kn_broker_t *b, const kn_partition_t *p);
 bool kn_replica__in_isr(const kn_partition_t *p, int32_t id);
 /* Apply a leadership/ISR state (from LeaderAndIsr, or ZooKeeper before a

@@ -31,7 +31,7 @@ static int16_t delete_one(kn_req_t *r, kn_str_t topic, int32_t partition, int64_
         return (tm && partition >= 0 && partition < tm->npartitions) ? KN_KERR_NOT_LEADER_OR_FOLLOWER
                                                                      : KN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     }
-    if (!p->is_leader) return KN_KERR_NOT_LEADER_OR_FOLLOWER;
+    if (!kn_broker__leads(b, p)) return KN_KERR_NOT_LEADER_OR_FOLLOWER;
     int64_t hw = p->high_watermark;
     if (offset == -1) offset = hw;
     if (offset < 0 || offset > hw) return KN_KERR_OFFSET_OUT_OF_RANGE;

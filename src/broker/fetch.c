@@ -99,7 +99,7 @@ static bool fetch_try(kn_req_t *r, bool complete) {
                 have_error = true;
                 continue;
             }
-            if (!p->is_leader) {
+            if (!kn_broker__leads(b, p)) {
                 pd->error_code = KN_KERR_NOT_LEADER_OR_FOLLOWER;
                 have_error = true;
                 continue;

@@ -207,7 +207,7 @@ int kn_h_list_offsets(kn_req_t *r) {
                                      : KN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
                 continue;
             }
-            if (!p->is_leader && req.replica_id < 0) {
+            if (!kn_broker__leads(b, p) && req.replica_id < 0) {
                 pr->error_code = KN_KERR_NOT_LEADER_OR_FOLLOWER;
                 continue;
             }

@@ -35,7 +35,7 @@ static int16_t produce_partition(kn_req_t *r, int16_t acks, kn_str_t topic, int3
         return (t && index >= 0 && index < t->npartitions) ? KN_KERR_NOT_LEADER_OR_FOLLOWER
                                                            : KN_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     }
-    if (!p->is_leader) return KN_KERR_NOT_LEADER_OR_FOLLOWER;
+    if (!kn_broker__leads(b, p)) return KN_KERR_NOT_LEADER_OR_FOLLOWER;
     if (rec->len <= 0 || !rec->p) return KN_KERR_INVALID_RECORD;
     /* acks=all refuses before appending when the ISR is too small. */
     if (acks == -1 && p->nisr < kn_replica__min_isr(b, p)) return KN_KERR_NOT_ENOUGH_REPLICAS;

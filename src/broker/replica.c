@@ -262,10 +262,18 @@ void kn_replica__follower_fetched(kn_broker_t *b, kn_partition_t *p, int32_t rep
     }
 }
 
+void kn_replica__forgive_lag(kn_broker_t *b, int64_t gap_ms) {
+    for (size_t i = 0; i < b->nparts; i++) {
+        kn_partition_t *p = b->parts[i];
+        for (int32_t j = 0; j < p->nfollowers; j++) p->followers[j].last_caught_up_ms += gap_ms;
+    }
+}
+
 void kn_replica__tick(kn_broker_t *b, int64_t now_ms) {
     int64_t now = kn_mono_ms();
     (void)now_ms;
     kn_replica__hw_waiters_check(b, NULL, false); /* deadlines */
+    if (b->fenced) return; /* no ISR changes from a broker that may have lost its session */
     int64_t lag_max = b->cfg->replica_lag_time_max_ms;
     for (size_t i = 0; i < b->nparts; i++) {
         kn_partition_t *p = b->parts[i];
@@ -523,7 +531,7 @@ int kn_h_offset_for_leader_epoch(kn_req_t *r) {
                 continue;
             }
             bool from_replica = r->api_version >= 3 && req.replica_id >= 0;
-            if (!p->is_leader && !from_replica) {
+            if (!kn_broker__leads(b, p) && !from_replica) {
                 pr->error_code = KN_KERR_NOT_LEADER_OR_FOLLOWER;
                 continue;
             }

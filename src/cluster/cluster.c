@@ -1199,6 +1199,28 @@ const char *kn_cluster_id(const kn_cluster_t *c) { return c->cluster_id; }
 bool kn_cluster_is_controller(const kn_cluster_t *c) { return c->is_controller; }
 int64_t kn_cluster_broker_epoch(const kn_cluster_t *c) { return c->broker_epoch; }
 
+/* ---- session confirmation (after the loop stalled) ---- */
+
+static void confirm_done(kn_cluster_t *c, kn_zop_t *op, const kn_zres_t *r) {
+    /* Confirmed: our registration is still the one this session made, and
+     * every change read since has reached the broker. */
+    bool ok = r->rc == ZOK && r->has_stat && r->stat.czxid == c->broker_epoch && c->boot == KN_BOOT_REGISTERED &&
+              c->loaded_once &&
+              c->load_pending == 0 && !c->dirty && !c->notify_scheduled;
+    kn_cluster_done_cb cb = op->ucb;
+    op->ucb = NULL;
+    if (cb) cb(op->uud, ok ? 0 : 7, ok ? "confirmed" : (r->rc != ZOK ? zerror(r->rc) : "metadata not settled"));
+}
+
+void kn_cluster_confirm_session(kn_cluster_t *c, kn_cluster_done_cb cb, void *ud) {
+    char p[64];
+    snprintf(p, sizeof(p), "/brokers/ids/%" PRId32, c->broker_id);
+    kn_zop_t *op = kn_cluster__op(c, confirm_done, p);
+    op->ucb = cb;
+    op->uud = ud;
+    kn_cluster__zexists(c, op, false);
+}
+
 bool kn_cluster_topic_ready(const kn_cluster_t *c, const char *name) {
     const kn_topic_meta_t *t = kn_cluster_topic(c, name, strlen(name));
     if (!t || t->npartitions < 1) return false;

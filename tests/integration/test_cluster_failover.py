@@ -16,6 +16,9 @@
     it) gives leadership back to the preferred replica;
   * SIGTERM of a leader: controlled shutdown moves its leaderships away
     before it exits (longest produce stall printed);
+  * SIGSTOP of a leader past its session timeout: on waking, before it has
+    read the news, it answers Fetch and Produce with NOT_LEADER_OR_FOLLOWER,
+    not from its stale log (docs/replication.md, "Stalls");
   * kill -9 of the controller: another broker takes over and topic creation
     and leader election keep working.
 """
@@ -39,9 +42,9 @@ ELECT_LEADERS = 43
 NOT_LEADER = 6
 
 
-def partition_meta(c, topic, p):
+def partition_meta(c, topic, p, skip=None):
     for b in c.brokers:
-        if not b.alive():
+        if not b.alive() or b is skip:
             continue
         try:
             t = c.metadata([topic], broker=b)["topics"].get(topic)
@@ -76,9 +79,10 @@ class Producer:
         self.max_stall = 0.0
         self.last_ack = time.time()
         self.errors = {}
+        self.skip = None  # a paused broker: its metadata would hang
 
     def _connect(self):
-        m = partition_meta(self.c, self.topic, self.p)
+        m = partition_meta(self.c, self.topic, self.p, skip=self.skip)
         if not m or m["leader"] < 0:
             return False
         b = broker_by_id(self.c, m["leader"])
@@ -265,6 +269,68 @@ def test_controller_failover(c):
     c.wait_topic("after-failover", 2)
 
 
+def test_paused_leader(c):
+    """A leader paused (SIGSTOP) past its session timeout loses its
+    leadership meanwhile. What it answers on waking, before it has read the
+    news, must not come from its stale log: a Fetch past its log end must
+    not get OFFSET_OUT_OF_RANGE (a consumer would reset its position; seen
+    in the chaos test) and a Produce must not be acknowledged."""
+    topic = "zombie"
+    c.create_topic(topic, partitions=3, replication_factor=3)
+    for p in range(3):
+        wait_isr(c, topic, p, 3)
+    ctrl = c.metadata([])["controller"]
+    p = [q for q in range(3) if partition_meta(c, topic, q)["leader"] != ctrl][0]
+    old = broker_by_id(c, partition_meta(c, topic, p)["leader"])
+    prod = Producer(c, topic, p)
+    for _ in range(50):
+        prod.send_one(time.time() + h.scaled(30))
+    h.log("SIGSTOP broker %d, the leader of %s-%d, past the %d ms session timeout" % (old.id, topic, p, SESSION_MS))
+    old.pause()
+    try:
+        t0 = time.time()
+        h.wait_until(lambda: (partition_meta(c, topic, p, skip=old) or {}).get("leader", old.id) not in (old.id, -1),
+                     h.scaled(30), "a new leader for %s-%d" % (topic, p), interval=0.1)
+        h.log("broker %d leads %s-%d %.1f s after the pause" % (partition_meta(c, topic, p, skip=old)["leader"],
+                                                             topic, p, time.time() - t0))
+        prod.skip = old
+        for _ in range(50):
+            prod.send_one(time.time() + h.scaled(30))
+        end = max(prod.acked) + 1
+        h.expect(prod.leader != old.id, "acknowledged by the new leader")
+        # Requests queued in the paused broker's socket, answered on waking.
+        zc = old.connect(timeout=10)
+        fcorr = zc.send(kw.FETCH, 4, kw.fetch_v4_body(topic, p, end - 1, max_wait_ms=0))
+        pcorr = zc.send(kw.PRODUCE, 3, kw.produce_v3_body(topic, p, kw.record_batch([(None, b"zombie")]),
+                                                          acks=-1, timeout_ms=3000))
+    finally:
+        old.resume()
+    got = {}
+    for _ in range(2):
+        corr, body = zc.recv()
+        got[corr] = body
+    zc.close()
+    fr = kw.decode_fetch_v4(got[fcorr])[(topic, p)]
+    pr = kw.decode_produce_v3(got[pcorr])[(topic, p)]
+    h.log("on waking, broker %d answered Fetch at offset %d with error %d, Produce with error %d"
+          % (old.id, end - 1, fr["error"], pr["error"]))
+    h.expect(fr["error"] != 1, "Fetch answered OFFSET_OUT_OF_RANGE by a leader that lost its leadership")
+    h.expect(fr["error"] != 0 or fr["high_watermark"] >= end,
+             "Fetch served from a stale log (high watermark %d < %d)" % (fr["high_watermark"], end))
+    h.expect(pr["error"] != 0, "Produce acknowledged by a leader that lost its leadership")
+    prod.skip = None
+
+    def settled():
+        # every broker's view, the woken one's included: one leader, full ISR
+        views = [partition_meta(c, topic, p, skip=b) for b in c.brokers]
+        return all(v and len(v["isr"]) == 3 and v["leader"] == views[0]["leader"] for v in views)
+    h.wait_until(settled, h.scaled(60), "%s-%d: one leader and a full ISR in every broker's metadata" % (topic, p))
+    h.expect(partition_meta(c, topic, p)["leader"] != old.id, "the paused broker does not lead again by itself")
+    got = read_all(c, topic, p, end)
+    check_acked(prod, got)
+    prod.close()
+
+
 def main():
     run = h.Runner("cluster_failover", hard_timeout=h.scaled(420))
     state = {}
@@ -277,6 +343,7 @@ def main():
                      test_restart_and_preferred, c, state)
             run.case("SIGTERM the leader: controlled shutdown moves leadership first", test_controlled_shutdown, c,
                      state)
+        run.case("SIGSTOP a leader past its session timeout: on waking it leads nothing", test_paused_leader, c)
         run.case("kill -9 the controller: another takes over", test_controller_failover, c)
         if "watch" in state:
             state["watch"].stop()

@@ -113,6 +113,12 @@ size_t kn_cluster_topic_configs(const kn_cluster_t *c, const char *topic, const 
  * 3 UNKNOWN_TOPIC_OR_PARTITION; 7 REQUEST_TIMED_OUT when ZooKeeper was lost
  * mid-write; -1 otherwise) and a message (borrowed for the call). */
 typedef void (*kn_cluster_done_cb)(void *ud, int16_t kafka_err, const char *msg);
+/* One ZooKeeper round trip on the current session: cb gets 0 if this
+ * broker's registration is still the one the session made and every change
+ * read since has been handed over (on_metadata_changed), else 7 with a
+ * reason. cb runs exactly once, never inside this call. Used after the
+ * event loop stalled (docs/replication.md, "Stalls"). */
+void kn_cluster_confirm_session(kn_cluster_t *c, kn_cluster_done_cb cb, void *ud);
 
 /* Like Kafka's CreateTopics in ZK mode: controller only. Writes
  * /config/topics/<t> ({"version":1,"config":{..}}) then /brokers/topics/<t>
