@@ -13,7 +13,8 @@
 #
 # Knobs: BENCH_N (1000000 records of 100 B per run), BENCH_REPS (3),
 # BENCH_KILLS (10), BENCH_SHUTDOWNS (3), BENCH_ZK_SESSION_MS (6000),
-# BENCH_RUN_TIMEOUT_MS (180000 per kanal perf run).
+# BENCH_RUN_TIMEOUT_MS (180000 per kanal perf run), BENCH_ONLY (a comma list
+# of throughput,failover,shutdown: the parts to run; all by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

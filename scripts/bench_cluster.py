@@ -43,6 +43,8 @@ REPS = int(os.environ.get("BENCH_REPS", "3"))
 KILLS = int(os.environ.get("BENCH_KILLS", "10"))
 SHUTDOWNS = int(os.environ.get("BENCH_SHUTDOWNS", "3"))
 SESSION_MS = int(os.environ.get("BENCH_ZK_SESSION_MS", "6000"))
+# which parts run (a subset while investigating one figure)
+ONLY = set(os.environ.get("BENCH_ONLY", "throughput,failover,shutdown").split(","))
 RUN_TIMEOUT_MS = int(os.environ.get("BENCH_RUN_TIMEOUT_MS", "180000"))
 PARTS = 6
 OVERRIDES = {
@@ -251,31 +253,42 @@ def controlled_shutdowns(c):
         p = [q for q in sorted(parts) if parts[q]["leader"] != ctrl][0]
         victim = find_broker(c, parts[p]["leader"])
         stop = threading.Event()
-        st = {"max": 0.0, "n": 0, "leader": victim.id}
+        st = {"max": 0.0, "n": 0, "leader": victim.id, "trace": [], "worst": []}
 
         def produce_loop():
             last = time.monotonic()
             conn, lid = None, -1
+            trace = st["trace"]  # what happened since the last acknowledgement
+
+            def ev(what):
+                trace.append("+%.0f ms %s" % ((time.monotonic() - last) * 1000, what))
             while not stop.is_set():
                 try:
                     if conn is None:
                         lid = leader_now(c, topic, p, -1)
                         b = find_broker(c, lid) if lid >= 0 else None
                         if not b or not b.alive():
+                            ev("metadata: leader %d, not usable" % lid)
                             time.sleep(0.005)
                             continue
                         conn = b.connect(timeout=5)
+                        ev("connected to leader %d" % lid)
                     r = conn.produce(topic, p, kw.record_batch([(None, b"cs")]), acks=-1, timeout_ms=5000)
                     if r["error"] == 0:
                         now = time.monotonic()
-                        st["max"] = max(st["max"], now - last)
+                        if now - last > st["max"]:
+                            st["max"] = now - last
+                            st["worst"] = trace[:]
                         last = now
+                        del trace[:]
                         st["n"] += 1
                         st["leader"] = lid
                     else:
+                        ev("produce to %d: error %d" % (lid, r["error"]))
                         conn.close()
                         conn = None
-                except (OSError, kw.WireError, kw.Closed):
+                except (OSError, kw.WireError, kw.Closed) as e:
+                    ev("to %d: %s" % (lid, type(e).__name__))
                     if conn:
                         conn.close()
                     conn = None
@@ -292,6 +305,8 @@ def controlled_shutdowns(c):
         t.join(timeout=30)
         note("controlled shutdown %d: broker %d (leader of %s-%d): longest produce stall %.0f ms (%d acks, "
              "now led by %d)" % (i + 1, victim.id, topic, p, st["max"] * 1000, st["n"], st["leader"]))
+        if st["max"] > 0.1:
+            note("  the longest stall: %s" % "; ".join(st["worst"][:40]))
         stalls.append(st["max"])
         victim.start(wait=False)
         victim.wait_ready(timeout=60)
@@ -313,10 +328,15 @@ def main():
     note("3 brokers + 1 broker + mock; %d x %d records of 100 B; ZooKeeper session timeout %d ms"
          % (REPS, N, SESSION_MS))
     with h.Cluster(brokers=3, overrides=OVERRIDES, name="bench3") as c3:
-        with h.Cluster(brokers=1, overrides=OVERRIDES, name="bench1") as c1:
-            res, cpu_pm, spurious, moved = throughput(c3, c1)
-        times = failovers(c3)
-        stalls = controlled_shutdowns(c3)
+        res, cpu_pm, spurious, moved = {"rf3": [], "rf1": [], "mock": []}, None, (0, 0), 0
+        times, stalls = [], []
+        if "throughput" in ONLY:
+            with h.Cluster(brokers=1, overrides=OVERRIDES, name="bench1") as c1:
+                res, cpu_pm, spurious, moved = throughput(c3, c1)
+        if "failover" in ONLY:
+            times = failovers(c3)
+        if "shutdown" in ONLY:
+            stalls = controlled_shutdowns(c3)
         c3.failed = bool(failed_runs)  # keep the logs of a failed run
     med = {k: (statistics.median(v) if v else None) for k, v in res.items()}
     print()
