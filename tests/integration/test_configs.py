@@ -436,6 +436,9 @@ def test_three_brokers(c):
     a = admin(c)
     fs = a.create_partitions([NewPartitions("cfg-3", 6)], operation_timeout=h.scaled(20))
     fs["cfg-3"].result(h.scaled(30))
+    # As in Kafka, the answer comes once the assignment is written; the new
+    # partitions get their leaders right after.
+    c.wait_topic("cfg-3", 6)
     md = c.metadata(["cfg-3"])["topics"]["cfg-3"]
     h.eq(len(md["partitions"]), 6, "six partitions")
     h.eq(sorted(p["leader"] for p in md["partitions"]), [0, 0, 1, 1, 2, 2], "new partitions spread over brokers")
