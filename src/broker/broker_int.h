@@ -124,6 +124,7 @@ struct kn_partition_s {
     int64_t leader_start_offset; /* LEO when this broker became leader */
     kn_epoch_cache_t epochs;  /* leader-epoch-checkpoint */
     int64_t fetch_backoff_until_ms; /* follower: do not fetch before */
+    int fetch_err_streak;     /* follower: leadership-transition errors in a row */
     bool fetch_inflight;      /* follower: in the current fetch */
     int64_t last_trunc_to;    /* follower: last divergence truncation target */
     int64_t last_trunc_ms;

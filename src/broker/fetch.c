@@ -35,6 +35,9 @@ static void *falloc(kn_req_t *r, size_t n) {
 
 static void rearm_timer(kn_broker_t *b);
 
+#define KN_FETCH_CATCH_UP_WAIT_MS 10
+static bool owes_unread(kn_broker_t *b, const fetch_state_t *st);
+
 static void unpark(kn_broker_t *b, kn_req_t *r) {
     kn_req_t **pp = &b->parked;
     while (*pp) {
@@ -237,6 +240,12 @@ int kn_h_fetch(kn_req_t *r) {
         return 0;
     }
     int32_t wait = st->req.max_wait_ms;
+    /* A follower that does not read yet a partition it should, whose
+     * records wait for it (a new leader here after a failover or controlled
+     * shutdown; the follower has not processed its LeaderAndIsr yet), comes
+     * back soon with the partition instead of in replica.fetch.wait.max.ms. */
+    if (st->req.replica_id >= 0 && wait > KN_FETCH_CATCH_UP_WAIT_MS && owes_unread(b, st))
+        wait = KN_FETCH_CATCH_UP_WAIT_MS;
     if (fetch_try(r, wait <= 0 || b->stopping)) return 0;
     st->deadline_ns = kn_mono_ns() + (int64_t)wait * 1000000;
     st->parked = true;
@@ -270,6 +279,19 @@ static bool foreign_wake(kn_broker_t *b, const fetch_state_t *st, uint64_t since
         if (p->wake_gen <= since || !p->is_leader) continue;
         bool follows = false;
         for (int32_t k = 0; k < p->nreplicas && !follows; k++) follows = p->replicas[k] == st->req.replica_id;
+        if (follows && !reads(st, p)) return true;
+    }
+    return false;
+}
+
+/* A partition led here that this follower replicates, does not read in
+ * this fetch, and whose high watermark waits (ISR members behind). */
+static bool owes_unread(kn_broker_t *b, const fetch_state_t *st) {
+    for (size_t i = 0; i < b->nparts; i++) {
+        const kn_partition_t *p = b->parts[i];
+        if (!p->is_leader || p->high_watermark >= kn_plog_end_offset(p->log)) continue;
+        bool follows = false;
+        for (int32_t k = 0; k < p->nisr && !follows; k++) follows = p->isr[k] == st->req.replica_id;
         if (follows && !reads(st, p)) return true;
     }
     return false;

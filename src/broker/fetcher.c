@@ -22,6 +22,7 @@
 
 #define KN_REPLICA_FETCH_VERSION 12
 #define KN_FETCHER_ERROR_BACKOFF_MS 200
+#define KN_FETCHER_TRANSITION_BACKOFF_MS 10
 
 struct kn_fetcher_s {
     kn_fetcher_t *next;
@@ -104,8 +105,30 @@ static int append_fetched(kn_broker_t *b, kn_partition_t *p, const uint8_t *data
 static void handle_partition(kn_fetcher_t *f, kn_partition_t *p, kn_FetchResponse_PartitionData_t *pd) {
     kn_broker_t *b = f->b;
     int64_t now = kn_mono_ms();
+    bool transition = pd->error_code == KN_KERR_UNKNOWN_LEADER_EPOCH ||
+                      pd->error_code == KN_KERR_FENCED_LEADER_EPOCH ||
+                      pd->error_code == KN_KERR_NOT_LEADER_OR_FOLLOWER;
+    if (!transition) p->fetch_err_streak = 0;
     switch (pd->error_code) {
     case KN_KERR_NONE: break;
+    case KN_KERR_UNKNOWN_LEADER_EPOCH:
+    case KN_KERR_FENCED_LEADER_EPOCH:
+    case KN_KERR_NOT_LEADER_OR_FOLLOWER: {
+        /* Leadership in transition: one side has not processed its
+         * LeaderAndIsr yet (or this fetch left before ours arrived: the
+         * controller bumps the leader epoch when it takes a shutting-down
+         * broker out of the ISR). It is usually settled a few milliseconds
+         * later, and an acks=all produce on the leader waits for this
+         * fetch: retry after 10 ms, doubling up to the usual 200. */
+        int shift = p->fetch_err_streak < 5 ? p->fetch_err_streak : 5;
+        int64_t ms = (int64_t)KN_FETCHER_TRANSITION_BACKOFF_MS << shift;
+        if (ms > KN_FETCHER_ERROR_BACKOFF_MS) ms = KN_FETCHER_ERROR_BACKOFF_MS;
+        p->fetch_err_streak++;
+        kn_dbg(KN_DBG_REPL, p->name, "leader %d answered %s; retrying in %" PRId64 " ms", f->leader,
+               kn_kerr_name(pd->error_code), ms);
+        p->fetch_backoff_until_ms = now + ms;
+        return;
+    }
     case KN_KERR_OFFSET_OUT_OF_RANGE: {
         int64_t leo = kn_plog_end_offset(p->log);
         if (pd->log_start_offset >= 0 && leo < pd->log_start_offset) {
