@@ -102,8 +102,9 @@ int kn_cluster_new(uv_loop_t *loop, const kn_cluster_config_t *cfg, const kn_clu
     pthread_mutex_init(&c->mu, NULL);
     uv_async_init(loop, &c->async, kn_cluster__drain);
     c->async.data = c;
+    c->cprobe_id = -1;
     uv_timer_t *timers[] = {&c->connect_timer, &c->stale_timer, &c->notify_timer, &c->retry_timer,
-                            &c->chan_timer,    &c->ctrl_tick,   &c->cs_timer};
+                            &c->chan_timer,    &c->ctrl_tick,   &c->cs_timer,     &c->cprobe_timer};
     size_t ntimers = sizeof(timers) / sizeof(timers[0]);
     for (size_t i = 0; i < ntimers; i++) {
         uv_timer_init(loop, timers[i]);
@@ -281,6 +282,7 @@ static void close_handles(kn_cluster_t *c) {
     uv_close((uv_handle_t *)&c->chan_timer, handle_closed);
     uv_close((uv_handle_t *)&c->ctrl_tick, handle_closed);
     uv_close((uv_handle_t *)&c->cs_timer, handle_closed);
+    uv_close((uv_handle_t *)&c->cprobe_timer, handle_closed);
 }
 
 static void maybe_finish_stop(kn_cluster_t *c) {
@@ -293,6 +295,7 @@ static void maybe_finish_stop(kn_cluster_t *c) {
 
 /* The controller role and its requests end with the session. */
 static void drop_controller_work(kn_cluster_t *c) {
+    kn_cluster__cprobe_stop(c);
     kn_cluster__chan_close(c);
     kn_cluster__waits_drop(c, 7 /* REQUEST_TIMED_OUT */);
     kn_cluster__cs_free(c);
@@ -473,6 +476,7 @@ static void notify_cb(uv_timer_t *t) {
     if (c->stopping || c->boot != KN_BOOT_REGISTERED || !c->loaded_once || c->load_pending > 0) return;
     /* Everything read: a consistent picture to act on and to publish. */
     if (c->is_controller) kn_cluster__ctrl_reconcile(c);
+    kn_cluster__cprobe_sync(c);
     if (!c->dirty) return;
     c->dirty = false;
     rebuild_snapshot(c);

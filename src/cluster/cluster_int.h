@@ -168,6 +168,18 @@ struct kn_cluster_s {
     size_t ndel_marks;
     bool marks_fresh; /* list re-read since the controller last looked */
     int32_t controller_id;
+    int64_t controller_owner; /* session (ephemeralOwner) of /controller; 0 unknown */
+    /* controller probe (ctrl_probe.c): idle connection to another broker
+     * that is controller; refused after a loss = its process is gone */
+    uv_timer_t cprobe_timer;
+    struct cprobe_conn_s *cprobe_conn;
+    int32_t cprobe_id; /* -1: not probing */
+    int64_t cprobe_owner;
+    char cprobe_host[256];
+    int cprobe_port;
+    int cprobe_fails;
+    int64_t cprobe_up_since_ms;
+    bool cprobe_acted; /* /controller deletion attempted for this one */
     int load_pending;
     bool loaded_once;
     bool dirty, notify_scheduled, ready_fired;
@@ -229,6 +241,10 @@ const char *kn_cluster__zstate(int state);
 
 /* cluster.c hooks used by controller.c */
 void kn_cluster__mark_dirty(kn_cluster_t *c);
+/* ctrl_probe.c */
+void kn_cluster__cprobe_sync(kn_cluster_t *c); /* probe the current controller (if another broker) */
+void kn_cluster__cprobe_stop(kn_cluster_t *c);
+void kn_cluster__cprobe_tick(uv_timer_t *t);
 kn_ctopic_t *kn_cluster__find_topic(const kn_cluster_t *c, const char *name);
 bool kn_cluster__broker_live(const kn_cluster_t *c, int32_t id);
 void kn_cluster__event(kn_cluster_t *c, int type, int state, const char *relpath);

@@ -115,10 +115,12 @@ static void ctrl_got(kn_cluster_t *c, kn_zop_t *op, const kn_zres_t *r) {
         kn_log(KN_LOG_WARN, c->ctx, "/controller holds no valid brokerid");
         return;
     }
-    if (id != c->controller_id) {
-        kn_log(KN_LOG_INFO, c->ctx, "controller id %" PRId32 " -> %" PRId32, c->controller_id, id);
+    if (id != c->controller_id || r->stat.ephemeralOwner != c->controller_owner) {
+        if (id != c->controller_id)
+            kn_log(KN_LOG_INFO, c->ctx, "controller id %" PRId32 " -> %" PRId32, c->controller_id, id);
         c->controller_id = id;
-        kn_cluster__mark_dirty(c);
+        c->controller_owner = r->stat.ephemeralOwner;
+        kn_cluster__mark_dirty(c); /* the notify pass also points the controller probe at it */
     }
     if (c->is_controller && id != c->broker_id) {
         resign(c, "another broker holds /controller");
