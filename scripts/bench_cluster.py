@@ -52,6 +52,8 @@ OVERRIDES = {
     "zookeeper.session.timeout.ms": str(SESSION_MS),
     "leader.imbalance.check.interval.seconds": "3600",  # leaders stay where the kills put them
 }
+if os.environ.get("BENCH_KANAL_DEBUG"):  # e.g. "repl": kanald debug lines, kept with a long stall
+    OVERRIDES["kanal.log.debug"] = os.environ["BENCH_KANAL_DEBUG"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 failed_runs = []
 
@@ -293,7 +295,11 @@ def controlled_shutdowns(c):
                             continue
                         conn = b.connect(timeout=5)
                         ev("connected to leader %d" % lid)
+                    ts = time.monotonic()
                     r = conn.produce(topic, p, kw.record_batch([(None, b"cs")]), acks=-1, timeout_ms=5000)
+                    if time.monotonic() - ts > 0.1:
+                        ev("produce to %d answered error %d after %.0f ms" % (lid, r["error"],
+                                                                             (time.monotonic() - ts) * 1000))
                     if r["error"] == 0:
                         now = time.monotonic()
                         if now - last > st["max"]:
@@ -327,6 +333,8 @@ def controlled_shutdowns(c):
              "now led by %d)" % (i + 1, victim.id, topic, p, st["max"] * 1000, st["n"], st["leader"]))
         if st["max"] > 0.1:
             note("  the longest stall: %s" % "; ".join(st["worst"][:40]))
+        if st["max"] > 0.2:
+            c.failed = True  # keep the brokers' logs (the path is printed at the end)
         stalls.append(st["max"])
         victim.start(wait=False)
         victim.wait_ready(timeout=60)
@@ -357,7 +365,7 @@ def main():
             times = failovers(c3)
         if "shutdown" in ONLY:
             stalls = controlled_shutdowns(c3)
-        c3.failed = bool(failed_runs)  # keep the logs of a failed run
+        c3.failed = c3.failed or bool(failed_runs)  # keep the logs of a failed run or a long stall
     med = {k: (statistics.median(v) if v else None) for k, v in res.items()}
     print()
     print("== kanal cluster benchmark (ZooKeeper session timeout %d ms; %d x %d records of 100 B, 6 partitions)"
