@@ -292,6 +292,7 @@ static void on_cluster_ready(void *ud) {
            b->listen_host, b->listen_port, b->adv_host, b->adv_port, kn_cluster_id(b->cluster),
            kn_cluster_controller_id(b->cluster));
     kn_notify__ready(b);
+    kn_client__release_held(b);
 }
 
 static void on_cluster_changed(void *ud) {

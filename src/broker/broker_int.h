@@ -60,6 +60,8 @@ struct kn_client_s {
     bool closed;
     int flushing;            /* client_flush frames: a close inside frees at the end */
     bool free_later;
+    bool held;               /* accepted before the broker was ready: not read yet */
+    kn_client_t *held_next;  /* b->held_clients */
     char ctx[160];           /* "peer client.id" for log lines */
 };
 
@@ -180,6 +182,11 @@ struct kn_broker_s {
     bool fenced;
     bool confirm_inflight;
     int64_t fenced_since_mono_ms;
+    /* Connections accepted before the cluster client is ready (registered,
+     * metadata read) are not read until then: answers from an empty
+     * metadata cache (UNKNOWN_TOPIC_OR_PARTITION for every topic) made
+     * consumers drop their partitions during a restart. request.c */
+    kn_client_t *held_clients;
 };
 
 /* topic_config.c */
@@ -211,6 +218,7 @@ void kn_req__hold_segment(kn_req_t *r, kn_segment_t *seg);
 void kn_client__on_accept(void *ud, kn_conn_t *c);
 void kn_client__on_frame(void *ud, kn_conn_t *c, uint8_t *frame, size_t len);
 void kn_client__on_close(void *ud, kn_conn_t *c, kn_close_reason_t why);
+void kn_client__release_held(kn_broker_t *b); /* the broker is ready: read them */
 
 /* handlers: each decodes r->frame from r->body_off, fills r->resp (after
  * kn_req__begin_response), and calls kn_req__finish now or later. Returns 0,

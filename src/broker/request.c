@@ -86,7 +86,7 @@ void kn_req__hold_segment(kn_req_t *r, kn_segment_t *seg) {
 }
 
 static void client_maybe_resume(kn_client_t *cl) {
-    if (!cl->closed && cl->ninflight < cl->b->cfg->max_inflight_requests_per_connection)
+    if (!cl->closed && !cl->held && cl->ninflight < cl->b->cfg->max_inflight_requests_per_connection)
         kn_conn_resume_reading(cl->conn);
 }
 
@@ -180,6 +180,36 @@ void kn_client__on_accept(void *ud, kn_conn_t *c) {
     cl->conn = c;
     snprintf(cl->ctx, sizeof(cl->ctx), "%s", kn_conn_peer(c));
     kn_conn_set_ud(c, cl);
+    if (!b->ready) {
+        /* As Kafka, which opens its listener only once started: nothing is
+         * answered before the metadata is read. */
+        kn_conn_pause_reading(c);
+        cl->held = true;
+        cl->held_next = b->held_clients;
+        b->held_clients = cl;
+    }
+}
+
+void kn_client__release_held(kn_broker_t *b) {
+    kn_client_t *cl = b->held_clients;
+    b->held_clients = NULL;
+    while (cl) {
+        kn_client_t *next = cl->held_next;
+        cl->held = false;
+        cl->held_next = NULL;
+        kn_conn_resume_reading(cl->conn);
+        cl = next;
+    }
+}
+
+static void unhold(kn_broker_t *b, kn_client_t *cl) {
+    if (!cl->held) return;
+    for (kn_client_t **pp = &b->held_clients; *pp; pp = &(*pp)->held_next)
+        if (*pp == cl) {
+            *pp = cl->held_next;
+            break;
+        }
+    cl->held = false;
 }
 
 void kn_client__on_frame(void *ud, kn_conn_t *c, uint8_t *frame, size_t len) {
@@ -279,6 +309,7 @@ void kn_client__on_close(void *ud, kn_conn_t *c, kn_close_reason_t why) {
     if (!cl) return;
     kn_dbg(KN_DBG_NET, cl->ctx, "connection closed (reason %d)", (int)why);
     cl->closed = true;
+    unhold(b, cl);
     kn_fetch__cancel_client(b, cl);
     kn_produce__cancel_client(b, cl);
     kn_admin__cancel_client(b, cl);
