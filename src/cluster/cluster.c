@@ -478,6 +478,12 @@ static void notify_cb(uv_timer_t *t) {
     if (c->is_controller) kn_cluster__ctrl_reconcile(c);
     kn_cluster__cprobe_sync(c);
     if (!c->dirty) return;
+    /* Ready only once a controller is known (elected a few ms after the
+     * registration): librdkafka's AdminClient, told "no controller" by a
+     * broker's first Metadata answer, waits its whole request timeout
+     * (CreateTopics hung 30 s in CI). The controller's appearance marks
+     * the cache dirty again. */
+    if (!c->ready_fired && c->controller_id < 0) return;
     c->dirty = false;
     rebuild_snapshot(c);
     if (!c->ready_fired) {
