@@ -346,9 +346,10 @@ static void confirm_session(kn_broker_t *b) {
     kn_cluster_confirm_session(b->cluster, confirm_cb, b);
 }
 
-/* Looks at the clock; returns true while fenced. */
-static bool check_stall(kn_broker_t *b) {
-    if (!b->cluster) return false;
+/* Looks at the clock: every tick and once per request, so requests that
+ * waited in the sockets during a stall find the broker fenced. */
+void kn_broker__check_stall(kn_broker_t *b) {
+    if (!b->cluster) return;
     int64_t now = kn_mono_ms();
     int64_t gap = b->last_tick_mono_ms > 0 ? now - b->last_tick_mono_ms : 0;
     b->last_tick_mono_ms = now;
@@ -365,18 +366,14 @@ static bool check_stall(kn_broker_t *b) {
         kn_replica__forgive_lag(b, gap);
     }
     if (b->fenced) confirm_session(b);
-    return b->fenced;
 }
 
-bool kn_broker__leads(kn_broker_t *b, const kn_partition_t *p) {
-    if (!p->is_leader) return false;
-    return !check_stall(b);
-}
+bool kn_broker__leads(const kn_broker_t *b, const kn_partition_t *p) { return p->is_leader && !b->fenced; }
 
 static void tick_cb(uv_timer_t *t) {
     kn_broker_t *b = t->data;
     int64_t now = kn_now_ms();
-    check_stall(b);
+    kn_broker__check_stall(b);
     kn_admin__metadata_changed(b); /* admin timeouts */
     kn_replica__tick(b, now);
     kn_produce__expire(b, kn_mono_ms(), false);

@@ -207,7 +207,8 @@ int kn_h_delete_records(kn_req_t *r);
 kn_partition_t *kn_broker__partition(kn_broker_t *b, const char *topic, size_t tlen, int32_t partition);
 /* p->is_leader, unless the loop has just come back from a stall and
  * ZooKeeper has not yet confirmed that this broker still holds its session. */
-bool kn_broker__leads(kn_broker_t *b, const kn_partition_t *p);
+bool kn_broker__leads(const kn_broker_t *b, const kn_partition_t *p);
+void kn_broker__check_stall(kn_broker_t *b); /* each tick and each request */
 void kn_broker__on_append(kn_broker_t *b, kn_partition_t *p);
 void kn_broker__checkpoint(kn_broker_t *b);
 

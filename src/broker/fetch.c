@@ -65,6 +65,9 @@ static bool fetch_try(kn_req_t *r, bool complete) {
     resp.responses_count = nt;
     int64_t total = 0;
     bool have_error = false;
+    /* Parked fetches are also answered from timers and wakes: look at the
+     * clock once per attempt, before answering as a leader. */
+    kn_broker__check_stall(r->b);
     int32_t max_bytes = req->max_bytes > 0 ? req->max_bytes : 0x7fffffff;
     bool replica = req->replica_id >= 0;
     /* Reads done in this attempt, to keep or release. */

@@ -218,6 +218,7 @@ void kn_client__on_frame(void *ud, kn_conn_t *c, uint8_t *frame, size_t len) {
     kn_rd_t rd;
     int16_t key = 0, ver = 0;
     int32_t corr = 0;
+    kn_broker__check_stall(b); /* a request that waited out a stall finds the broker fenced */
     kn_rd_init(&rd, frame, len);
     kn_rd_i16(&rd, &key);
     kn_rd_i16(&rd, &ver);
