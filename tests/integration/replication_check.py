@@ -112,16 +112,30 @@ def check_replicas(c, topic, p, log=True):
 
 
 def read_back(c, topic, p, upto):
-    """offset -> value for [0, upto) from the current leader (raw Fetch)."""
-    m = partition_info(c, topic, p)
-    b = broker_by_id(c, m["leader"])
+    """offset -> value for [0, upto) from the current leader (raw Fetch).
+    Leadership may move while it reads (the auto rebalance moved one in CI,
+    and the reader then asked the old leader until its deadline): on an
+    error it asks the metadata again and goes to whichever broker leads."""
     out = {}
     off = 0
-    with b.connect() as conn:
-        deadline = time.time() + h.scaled(60)
+    conn = None
+    deadline = time.time() + h.scaled(60)
+    try:
         while off < upto and time.time() < deadline:
-            f = conn.fetch(topic, p, off, max_wait_ms=200)
+            if conn is None:
+                m = partition_info(c, topic, p)
+                b = broker_by_id(c, m["leader"]) if m and m["leader"] >= 0 else None
+                if b is None:
+                    time.sleep(0.1)
+                    continue
+                conn = b.connect()
+            try:
+                f = conn.fetch(topic, p, off, max_wait_ms=200)
+            except (OSError, kw.WireError, kw.Closed):
+                f = {"error": -1}
             if f["error"]:
+                conn.close()
+                conn = None
                 time.sleep(0.1)
                 continue
             for batch in kw.parse_record_batches(f["records"] or b""):
@@ -129,6 +143,9 @@ def read_back(c, topic, p, upto):
                     if rec[0] >= off:
                         out[rec[0]] = rec[3]
                         off = rec[0] + 1
+    finally:
+        if conn is not None:
+            conn.close()
     return out
 
 
